@@ -1,0 +1,42 @@
+# CleanOps: `make run` sets up and runs the sample pipelines on the embedded PostgreSQL;
+# `make test` sets up and runs the tests; `make dev` starts the Dagster UI and daemon.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-external dev bench db-start db-stop clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/cleanops db start
+	$(BIN)/python -m cleanops.samples.prepare
+	$(BIN)/cleanops pipelines validate
+	$(BIN)/cleanops pipelines run user-data-etl-001
+	$(BIN)/cleanops pipelines run orders-csv-001
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+dev: install
+	$(BIN)/cleanops dev
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+
+db-start: install
+	$(BIN)/cleanops db start
+
+db-stop: install
+	$(BIN)/cleanops db stop
+
+clean:
+	-$(BIN)/cleanops db stop
+	rm -rf .cleanops

@@ -1,0 +1,1 @@
+"""The `cleanops` command: what the Dagster UI and CLI do not cover."""

@@ -1,0 +1,89 @@
+"""`cleanops runs`: the execution log of a run, as in the seed's execution_log.json."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cleanops.ingestion.execution_log import RunNotFound, build_execution_log, dagster_run_summary, latest_run_id
+
+
+@click.group()
+def runs() -> None:
+    """Pipeline runs and their execution logs."""
+
+
+def _engine_for(pipeline_id: str | None):
+    from cleanops.db import connection
+
+    if pipeline_id:
+        from cleanops.pipelines.loader import load_pipelines
+        from cleanops.warehouse import engine_for_pipeline
+
+        try:
+            return engine_for_pipeline(load_pipelines().by_id(pipeline_id).spec)
+        except KeyError:
+            pass
+    return connection.warehouse_engine()
+
+
+def _dagster_summary(run_id: str):
+    try:
+        import dagster as dg
+
+        from cleanops.db import connection
+
+        connection.apply_environment()
+        return dagster_run_summary(dg.DagsterInstance.get(), run_id)
+    except Exception:  # the warehouse log alone is still worth printing
+        return None
+
+
+def print_execution_log(run_id: str, pipeline_id: str | None, as_json: bool) -> None:
+    from cleanops.db import migrate
+
+    engine = _engine_for(pipeline_id)
+    migrate.migrate(engine)
+    try:
+        if run_id == "latest":
+            run_id = latest_run_id(engine, pipeline_id)
+        log = build_execution_log(engine, run_id, _dagster_summary(run_id))
+    except RunNotFound as error:
+        raise click.ClickException(str(error))
+    if as_json:
+        click.echo(json.dumps(log, indent=2))
+    else:
+        _print_table(log)
+
+
+def _print_table(log: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    m = log["metrics"]
+    console.print(f"[bold]{log['pipeline_id']}[/bold]  run {log['execution_id']}  status [bold]{log['status']}[/bold]  "
+                  f"{log['started_at']} → {log['completed_at']} ({log['duration_seconds']} s)")
+    console.print(f"records extracted {m['records_extracted']}, processed {m['records_processed']}, "
+                  f"failed {m['records_failed']}; {m['data_volume_mb']} MB; peak memory {m['memory_usage_peak_mb']} MB")
+    steps = Table("step", "source", "started", "completed", "busy s", "counts", title="steps")
+    for step in log["steps"]:
+        counts = ", ".join(f"{k}={v}" for k, v in step.items() if k.startswith("records_"))
+        steps.add_row(step["step"], step.get("source", ""), step["started_at"] or "", step["completed_at"] or "",
+                      str(step.get("duration_seconds", "")), counts)
+    console.print(steps)
+    if log["errors"]:
+        errors = Table("step", "error_code", "count", "message", title="rejected rows by error code")
+        for error in log["errors"]:
+            errors.add_row(error["step"], error["error_code"], str(error["count"]), error["message"])
+        console.print(errors)
+
+
+@runs.command()
+@click.argument("run_id")
+@click.option("--pipeline", "pipeline_id", help="With `latest`: the latest run of this pipeline.")
+@click.option("--json", "as_json", is_flag=True)
+def show(run_id: str, pipeline_id: str | None, as_json: bool) -> None:
+    """Print the execution log of RUN_ID (or `latest`)."""
+    print_execution_log(run_id, pipeline_id, as_json)

@@ -1,0 +1,235 @@
+"""Staging: validated rows into `staging.<pipeline>__<source>`, rejects into quarantine.
+
+One load is one PostgreSQL transaction: table changes, COPY of every chunk, quarantine
+rows, the duplicate-key pass, the watermark and the execution log commit together or not
+at all, so a failed run leaves staging as it was. The batch id is the Dagster run id:
+a retried step first removes what an earlier attempt of the same run wrote, so the same
+batch never lands twice.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from cleanops.ingestion.validate import RejectedRow, ValidatedChunk, Validator
+
+META_COLUMNS = ("_cleanops_batch_id", "_cleanops_source", "_cleanops_origin", "_cleanops_row_number",
+                "_cleanops_loaded_at")
+QUARANTINE_COLUMNS = ("batch_id", "pipeline_id", "source_id", "origin", "row_number", "error_code",
+                      "error_field", "error_message", "raw_record")
+
+
+class ConservationError(RuntimeError):
+    """Rows read did not equal rows staged plus rows quarantined: the load is rolled back."""
+
+
+@dataclass
+class LoadCounts:
+    records_read: int = 0
+    records_staged: int = 0
+    records_quarantined: int = 0
+    rejected_by_code: Counter = field(default_factory=Counter)
+    bytes_staged: int = 0
+
+
+def staging_table_name(pipeline_slug: str, source_id: str) -> str:
+    from cleanops.pipelines.schema import to_identifier
+
+    name = f"{pipeline_slug}__{to_identifier(source_id)}"
+    if len(name) > 63:
+        raise ValueError(f"staging table name {name!r} is longer than PostgreSQL's 63 characters")
+    return name
+
+
+def _sanitise(value: Any) -> Any:
+    """jsonb cannot hold NUL characters; keep them visible as \\x00."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {k: _sanitise(v) for k, v in value.items()}
+    return value
+
+
+class Stager:
+    """Writes one load of one source; use as a context manager around the chunks."""
+
+    def __init__(self, connection: psycopg.Connection, *, pipeline_id: str, pipeline_slug: str, source_id: str,
+                 batch_id: str, validator: Validator, unique_keys: list[list[str]]):
+        self.conn = connection
+        self.pipeline_id = pipeline_id
+        self.source_id = source_id
+        self.batch_id = batch_id
+        self.validator = validator
+        self.unique_keys = unique_keys
+        self.table = staging_table_name(pipeline_slug, source_id)
+        self.staging = sql.Identifier("staging", self.table)
+        self.quarantine = sql.Identifier("quarantine", self.table)
+        self.columns: list[str] = []
+        self.counts = LoadCounts()
+
+    # -- transaction -------------------------------------------------------------------
+
+    def __enter__(self) -> "Stager":
+        self.conn.execute("BEGIN")
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"staging.{self.table}",))
+        self._create_quarantine_table()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+    # -- tables ------------------------------------------------------------------------
+
+    def _create_quarantine_table(self) -> None:
+        self.conn.execute(sql.SQL("""
+            CREATE TABLE IF NOT EXISTS {q} (
+                quarantine_id  bigserial PRIMARY KEY,
+                batch_id       text NOT NULL,
+                pipeline_id    text NOT NULL,
+                source_id      text NOT NULL,
+                origin         text,
+                row_number     bigint,
+                error_code     text NOT NULL,
+                error_field    text,
+                error_message  text NOT NULL,
+                raw_record     jsonb NOT NULL,
+                status         text NOT NULL DEFAULT 'new',
+                quarantined_at timestamptz NOT NULL DEFAULT now(),
+                reviewed_at    timestamptz,
+                reviewed_by    text
+            )""").format(q=self.quarantine))
+        self.conn.execute(sql.SQL("DELETE FROM {q} WHERE batch_id = %s").format(q=self.quarantine), (self.batch_id,))
+
+    def _ensure_staging_columns(self, columns: list[str]) -> None:
+        types = self.validator.column_types(columns)
+        if not self.columns:
+            definitions = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in columns]
+            self.conn.execute(sql.SQL("""
+                CREATE TABLE IF NOT EXISTS {t} (
+                    {cols},
+                    _cleanops_batch_id text NOT NULL,
+                    _cleanops_source text NOT NULL,
+                    _cleanops_origin text,
+                    _cleanops_row_number bigint,
+                    _cleanops_loaded_at timestamptz NOT NULL DEFAULT now()
+                )""").format(t=self.staging, cols=sql.SQL(", ").join(definitions)))
+            self.conn.execute(sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {i} ON {t} USING brin (_cleanops_loaded_at)"
+            ).format(i=sql.Identifier(f"{self.table[:50]}_loaded_brin"), t=self.staging))
+            self.conn.execute(sql.SQL("DELETE FROM {t} WHERE _cleanops_batch_id = %s").format(t=self.staging),
+                              (self.batch_id,))
+        for column in columns:
+            if column not in self.columns:
+                self.conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
+                    t=self.staging, c=sql.Identifier(column), ty=sql.SQL(types[column])))
+                self.columns.append(column)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def write(self, chunk: ValidatedChunk, records_read: int) -> None:
+        """COPY the valid rows, quarantine the rest; counts are kept for conservation."""
+        self.counts.records_read += records_read
+        batch = chunk.valid
+        self._ensure_staging_columns(list(batch.schema.names))
+        if batch.num_rows:
+            self._copy_valid(batch, chunk.valid_row_numbers, chunk.origin)
+        if chunk.rejected:
+            self._quarantine(chunk.rejected)
+
+    def _copy_valid(self, batch: pa.RecordBatch, row_numbers: pa.Array, origin: str) -> None:
+        n = batch.num_rows
+        table = pa.Table.from_batches([batch]).append_column("_cleanops_batch_id", pa.repeat(self.batch_id, n)) \
+            .append_column("_cleanops_source", pa.repeat(self.source_id, n)) \
+            .append_column("_cleanops_origin", pa.repeat(origin, n)) \
+            .append_column("_cleanops_row_number", row_numbers.cast(pa.int64()))
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False))
+        payload = buffer.getvalue()
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.schema.names)
+        with self.conn.cursor() as cursor:
+            with cursor.copy(sql.SQL("COPY {t} ({c}) FROM STDIN WITH (FORMAT csv)").format(
+                    t=self.staging, c=columns)) as copy:
+                copy.write(payload)
+        self.counts.records_staged += n
+        self.counts.bytes_staged += len(payload)
+
+    def _quarantine(self, rows: list[RejectedRow]) -> None:
+        statement = sql.SQL("COPY {q} ({c}) FROM STDIN").format(
+            q=self.quarantine, c=sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS))
+        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                raw = row.raw if isinstance(row.raw, dict) else {"_raw_text": row.raw}
+                copy.write_row((self.batch_id, self.pipeline_id, self.source_id, row.origin, row.row_number,
+                                row.error_code, row.error_field, _sanitise(row.error_message),
+                                Jsonb(_sanitise(raw))))
+        self.counts.records_quarantined += len(rows)
+        self.counts.rejected_by_code.update(r.error_code for r in rows)
+
+    # -- finishing ---------------------------------------------------------------------
+
+    def move_duplicates(self) -> None:
+        """Later rows with a key seen earlier in this load go to quarantine (DUPLICATE_KEY)."""
+        for key in self.unique_keys:
+            if not self.columns or any(column not in self.columns for column in key):
+                continue
+            key_ids = sql.SQL(", ").join(sql.Identifier(c) for c in key)
+            not_null = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in key)
+            key_text = ", ".join(key)
+            statement = sql.SQL("""
+                WITH ranked AS (
+                    SELECT ctid AS row_ctid,
+                           row_number() OVER (PARTITION BY {keys}
+                                              ORDER BY _cleanops_origin, _cleanops_row_number) AS n
+                    FROM {t} WHERE _cleanops_batch_id = %(batch)s AND {not_null}
+                ), moved AS (
+                    DELETE FROM {t} s USING ranked r WHERE s.ctid = r.row_ctid AND r.n > 1 RETURNING s.*
+                )
+                INSERT INTO {q} ({qcols})
+                SELECT %(batch)s, %(pipeline)s, %(source)s, m._cleanops_origin, m._cleanops_row_number,
+                       'DUPLICATE_KEY', %(key_text)s,
+                       'duplicate key (' || %(key_text)s || ') already seen earlier in this load',
+                       to_jsonb(m) - '_cleanops_batch_id' - '_cleanops_source' - '_cleanops_origin'
+                                   - '_cleanops_row_number' - '_cleanops_loaded_at'
+                FROM moved m
+            """).format(keys=key_ids, t=self.staging, not_null=not_null, q=self.quarantine,
+                        qcols=sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS))
+            cursor = self.conn.execute(statement, {"batch": self.batch_id, "pipeline": self.pipeline_id,
+                                                   "source": self.source_id, "key_text": key_text})
+            moved = cursor.rowcount or 0
+            self.counts.records_staged -= moved
+            self.counts.records_quarantined += moved
+            if moved:
+                self.counts.rejected_by_code["DUPLICATE_KEY"] += moved
+
+    def check_conservation(self) -> None:
+        """read = staged + quarantined, checked against the tables themselves."""
+        staged = self.conn.execute(sql.SQL("SELECT count(*) FROM {t} WHERE _cleanops_batch_id = %s").format(
+            t=self.staging), (self.batch_id,)).fetchone()[0] if self.columns else 0
+        quarantined = self.conn.execute(sql.SQL("SELECT count(*) FROM {q} WHERE batch_id = %s").format(
+            q=self.quarantine), (self.batch_id,)).fetchone()[0]
+        c = self.counts
+        if staged != c.records_staged or quarantined != c.records_quarantined or \
+                c.records_read != staged + quarantined:
+            raise ConservationError(
+                f"{self.table}: read {c.records_read} rows but staged {staged} and quarantined {quarantined}"
+            )
+
+    def record_json(self) -> dict[str, Any]:
+        return {"table": f"staging.{self.table}", "quarantine": f"quarantine.{self.table}"}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str)

@@ -1,0 +1,207 @@
+"""Row validation, vectorised over a chunk with Arrow compute kernels.
+
+Checks run in a fixed order (required, type, pattern, range, allowed values) and a row
+is rejected with the first rule it breaks, so every rejected row carries exactly one
+error code and the counts by code add up to the rows rejected. Uniqueness needs all rows
+of a load and is checked in PostgreSQL by the stager (DUPLICATE_KEY).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cleanops.pipelines.schema import ValidationConfig
+from cleanops.sources.base import RowProblem, SourceChunk, to_text
+
+ERROR_CODES = (
+    "MISSING_REQUIRED_FIELD", "INVALID_DATA_TYPE", "INVALID_EMAIL_FORMAT", "PATTERN_MISMATCH",
+    "OUT_OF_RANGE", "NOT_ALLOWED_VALUE", "DUPLICATE_KEY", "MALFORMED_ROW", "INVALID_ENCODING",
+)
+
+_TIME = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?"
+_ZONE = r"(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?"
+TYPE_PATTERNS = {
+    "integer": r"^[+-]?\d{1,18}$",
+    "float": r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$",
+    "boolean": r"(?i)^(true|false|t|f|yes|no|y|n|1|0|on|off)$",
+    "date": r"^\d{4}-\d{2}-\d{2}$",
+    "datetime": rf"^\d{{4}}-\d{{2}}-\d{{2}}([T ]{_TIME}{_ZONE})?$",
+    "email": r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$",
+}
+POSTGRES_TYPES = {"integer": "bigint", "float": "double precision", "boolean": "boolean", "string": "text",
+                  "date": "date", "datetime": "timestamptz", "email": "text"}
+
+
+@dataclass
+class RejectedRow:
+    row_number: int
+    origin: str
+    error_code: str
+    error_field: str | None
+    error_message: str
+    raw: dict[str, Any] | str
+
+
+@dataclass
+class ValidatedChunk:
+    valid: pa.RecordBatch  # typed columns trimmed, empty → null; only valid rows
+    valid_row_numbers: pa.Array
+    rejected: list[RejectedRow] = field(default_factory=list)
+    origin: str = ""
+
+    @property
+    def rejected_by_code(self) -> Counter:
+        return Counter(r.error_code for r in self.rejected)
+
+
+class _Failures:
+    """First failure per row, recorded check by check."""
+
+    def __init__(self, num_rows: int):
+        self.failed = np.zeros(num_rows, dtype=bool)
+        self.details: dict[int, tuple[str, str | None, str]] = {}
+
+    def record(self, bad: pa.Array, code: str, column: str | None, describe, values: pa.Array | None) -> None:
+        mask = pc.fill_null(bad, False).to_numpy(zero_copy_only=False) & ~self.failed
+        indices = np.flatnonzero(mask)
+        if not len(indices):
+            return
+        shown = values.take(pa.array(indices)).to_pylist() if values is not None else [None] * len(indices)
+        for index, value in zip(indices.tolist(), shown):
+            self.details[index] = (code, column, describe(value))
+        self.failed |= mask
+
+    def mark(self, index: int, problem: RowProblem) -> None:
+        if not self.failed[index]:
+            self.failed[index] = True
+            self.details[index] = (problem.error_code, problem.field, problem.message)
+
+
+def _blank_to_null(column: pa.Array) -> pa.Array:
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _matches(column: pa.Array, pattern: str) -> pa.Array:
+    """Regex search with RE2; patterns RE2 cannot run fall back to Python's re."""
+    try:
+        return pc.match_substring_regex(column, pattern)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        compiled = re.compile(pattern)
+        return pa.array([None if v is None else bool(compiled.search(v)) for v in column.to_pylist()], pa.bool_())
+
+
+def _valid_calendar_dates(column: pa.Array) -> pa.Array:
+    """False where a date-shaped value is not a real day (2024-02-30)."""
+    day = pc.utf8_slice_codeunits(column, 0, 10)
+    return pc.is_valid(pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True))
+
+
+class Validator:
+    """Applies one pipeline's validation config to chunks of a source."""
+
+    def __init__(self, config: ValidationConfig):
+        self.config = config
+        self.typed_columns = {name: kind for name, kind in config.data_types.items() if kind != "string"}
+
+    def column_types(self, columns: list[str]) -> dict[str, str]:
+        """PostgreSQL type of each staged column: declared, else text."""
+        return {name: POSTGRES_TYPES[self.config.data_types.get(name, "string")] for name in columns}
+
+    def validate(self, chunk: SourceChunk) -> ValidatedChunk:
+        batch = self._with_declared_columns(chunk.batch)
+        failures = _Failures(batch.num_rows)
+        for index, problem in chunk.bad_rows.items():
+            failures.mark(index, problem)
+        normalised = {name: batch.column(name) for name in batch.schema.names}
+        for name in self.typed_columns:
+            normalised[name] = _blank_to_null(normalised[name])
+        self._check_required(batch, failures)
+        self._check_types(normalised, failures)
+        self._check_patterns(normalised, failures)
+        self._check_ranges(normalised, failures)
+        self._check_allowed(normalised, failures)
+        return self._split(chunk, batch, normalised, failures)
+
+    def _with_declared_columns(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """A declared column the source lacks is a column of nulls (then caught as missing)."""
+        declared = [*self.config.required_fields, *self.config.data_types]
+        missing = [name for name in dict.fromkeys(declared) if name not in batch.schema.names]
+        for name in missing:
+            batch = batch.append_column(name, pa.nulls(batch.num_rows, pa.string()))
+        return batch
+
+    def _check_required(self, batch: pa.RecordBatch, failures: _Failures) -> None:
+        for name in self.config.required_fields:
+            column = batch.column(name)
+            blank = pc.or_kleene(pc.is_null(column), pc.equal(pc.utf8_trim_whitespace(column), ""))
+            failures.record(blank, "MISSING_REQUIRED_FIELD", name, lambda v, n=name: f"missing required field {n}", None)
+
+    def _check_types(self, columns: dict[str, pa.Array], failures: _Failures) -> None:
+        for name, kind in self.typed_columns.items():
+            column = columns[name]
+            ok = _matches(column, TYPE_PATTERNS[kind])
+            if kind in ("date", "datetime"):
+                ok = pc.and_kleene(ok, _valid_calendar_dates(column))
+            code = "INVALID_EMAIL_FORMAT" if kind == "email" else "INVALID_DATA_TYPE"
+            failures.record(pc.invert(ok), code, name,
+                            lambda v, n=name, k=kind: f"{n}: {v!r} is not a valid {k}", column)
+
+    def _check_patterns(self, columns: dict[str, pa.Array], failures: _Failures) -> None:
+        for name, pattern in self.config.patterns.items():
+            column = columns.get(name)
+            if column is None:
+                continue
+            failures.record(pc.invert(_matches(column, pattern)), "PATTERN_MISMATCH", name,
+                            lambda v, n=name, p=pattern: f"{n}: {v!r} does not match {p}", column)
+
+    def _check_ranges(self, columns: dict[str, pa.Array], failures: _Failures) -> None:
+        for name, bounds in self.config.ranges.items():
+            column = columns.get(name)
+            if column is None:
+                continue
+            column = _blank_to_null(column)
+            numeric_ok = _matches(column, TYPE_PATTERNS["float"])
+            failures.record(pc.invert(numeric_ok), "INVALID_DATA_TYPE", name,
+                            lambda v, n=name: f"{n}: {v!r} is not a number", column)
+            safe = pc.if_else(pc.fill_null(numeric_ok, False), column, pa.scalar(None, pa.string()))
+            numbers = pc.cast(safe, pa.float64())
+            low = pc.less(numbers, bounds.min) if bounds.min is not None else pa.nulls(len(column), pa.bool_())
+            high = pc.greater(numbers, bounds.max) if bounds.max is not None else pa.nulls(len(column), pa.bool_())
+            failures.record(pc.or_kleene(pc.fill_null(low, False), pc.fill_null(high, False)), "OUT_OF_RANGE", name,
+                            lambda v, n=name, b=bounds: f"{n}: {v} is outside [{b.min}, {b.max}]", column)
+
+    def _check_allowed(self, columns: dict[str, pa.Array], failures: _Failures) -> None:
+        for name, allowed in self.config.allowed_values.items():
+            column = columns.get(name)
+            if column is None:
+                continue
+            value_set = pa.array([to_text(v) for v in allowed if v is not None], pa.string())
+            present = pc.is_valid(column)
+            failures.record(pc.and_kleene(present, pc.invert(pc.is_in(column, value_set=value_set))),
+                            "NOT_ALLOWED_VALUE", name,
+                            lambda v, n=name: f"{n}: {v!r} is not one of the allowed values", column)
+
+    def _split(self, chunk: SourceChunk, batch: pa.RecordBatch, normalised: dict[str, pa.Array],
+               failures: _Failures) -> ValidatedChunk:
+        keep = pa.array(~failures.failed)
+        row_numbers = pa.array(np.arange(chunk.first_row_number, chunk.first_row_number + batch.num_rows))
+        valid = pa.RecordBatch.from_arrays([normalised[n] for n in batch.schema.names], names=batch.schema.names)
+        rejected = [
+            RejectedRow(p.row_number, chunk.origin, p.error_code, p.field, p.message, p.raw) for p in chunk.problems
+        ]
+        if failures.details:
+            original = chunk.batch
+            indices = sorted(failures.details)
+            raw_rows = original.take(pa.array(indices)).to_pylist()
+            for index, raw in zip(indices, raw_rows):
+                code, column, message = failures.details[index]
+                rejected.append(RejectedRow(chunk.first_row_number + index, chunk.origin, code, column, message, raw))
+        return ValidatedChunk(valid.filter(keep), row_numbers.filter(keep), rejected, chunk.origin)

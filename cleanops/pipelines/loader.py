@@ -1,0 +1,130 @@
+"""Reading pipeline files: JSON or YAML, one pipeline each.
+
+A bad file yields errors that name the file and the field; it never stops the other
+pipelines (or the Dagster UI) from loading.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from cleanops import settings
+from cleanops.pipelines.schema import PipelineSpec
+
+PIPELINE_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class PipelineError:
+    file: Path
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else str(self.file)
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class LoadedPipeline:
+    spec: PipelineSpec
+    file: Path
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative source paths resolve against the pipeline file's folder."""
+        return self.file.parent
+
+
+@dataclass
+class LoadResult:
+    pipelines: list[LoadedPipeline] = field(default_factory=list)
+    errors: list[PipelineError] = field(default_factory=list)
+
+    def by_id(self, pipeline_id: str) -> LoadedPipeline:
+        for pipeline in self.pipelines:
+            if pipeline.spec.pipeline_id == pipeline_id:
+                return pipeline
+        known = ", ".join(p.spec.pipeline_id for p in self.pipelines) or "none"
+        raise KeyError(f"no pipeline {pipeline_id!r} (known: {known})")
+
+
+def _field_path(location: tuple) -> str:
+    parts: list[str] = []
+    for item in location:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("csv", "json", "jsonl", "parquet", "postgresql", "mysql", "sqlite", "api",
+                      "validation", "anonymization", "cleansing", "enrichment", "aggregation"):
+            continue  # pydantic's discriminator tag, not a field the user wrote
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _read_document(path: Path) -> object:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return json.loads(text)
+    return yaml.safe_load(text)
+
+
+def load_file(path: Path) -> tuple[LoadedPipeline | None, list[PipelineError]]:
+    """Parse and validate one pipeline file."""
+    path = Path(path).resolve()
+    try:
+        document = _read_document(path)
+    except FileNotFoundError:
+        return None, [PipelineError(path, "", "file not found")]
+    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
+        return None, [PipelineError(path, "", f"not valid {path.suffix.lstrip('.').upper()}: {error}")]
+    if not isinstance(document, dict):
+        return None, [PipelineError(path, "", "the file must hold one pipeline object")]
+    try:
+        spec = PipelineSpec.model_validate(document)
+    except ValidationError as error:
+        return None, [
+            PipelineError(path, _field_path(item["loc"]), item["msg"]) for item in error.errors()
+        ]
+    return LoadedPipeline(spec, path), []
+
+
+def discover_files(folder: Path | None = None) -> list[Path]:
+    folder = folder or settings.pipelines_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in PIPELINE_SUFFIXES and p.is_file())
+
+
+def load_files(files: list[Path]) -> LoadResult:
+    result = LoadResult()
+    seen: dict[str, Path] = {}
+    for path in files:
+        loaded, errors = load_file(path)
+        result.errors.extend(errors)
+        if loaded is None:
+            continue
+        pipeline_id = loaded.spec.pipeline_id
+        if pipeline_id in seen:
+            result.errors.append(
+                PipelineError(loaded.file, "pipeline_id", f"{pipeline_id!r} is already defined in {seen[pipeline_id]}")
+            )
+            continue
+        if loaded.spec.slug in {to_slug for to_slug in (p.spec.slug for p in result.pipelines)}:
+            result.errors.append(
+                PipelineError(loaded.file, "pipeline_id", f"{pipeline_id!r} clashes with another id once made a SQL name")
+            )
+            continue
+        seen[pipeline_id] = loaded.file
+        result.pipelines.append(loaded)
+    return result
+
+
+def load_pipelines(folder: Path | None = None) -> LoadResult:
+    """Every pipeline in the pipelines folder, with the errors of the files that failed."""
+    return load_files(discover_files(folder))

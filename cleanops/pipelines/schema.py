@@ -1,0 +1,237 @@
+"""The pipeline file, as a pydantic schema.
+
+One file describes one pipeline in the format of the seed sample
+(`shared/samples/pipeline_config.json`). Identifiers that end up in SQL (pipeline and
+source ids, table and column names) are checked against a strict pattern here, so a
+name like `users; DROP TABLE x` is refused with the field that holds it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+TABLE_PATTERN = r"^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$"
+
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+
+DataType = Literal["integer", "float", "boolean", "string", "date", "datetime", "email"]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently turn a rule off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Open(BaseModel):
+    """Blocks later issues extend; unknown keys are kept for them."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- sources ---------------------------------------------------------------------------
+
+class FileSource(Strict):
+    id: Slug
+    type: Literal["csv", "json", "jsonl", "parquet"]
+    path: str = Field(min_length=1, description="A path or glob, relative to the pipeline file")
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    encoding: Literal["utf-8", "utf8"] = "utf-8"
+    records_path: str | None = Field(None, description="For JSON documents: dotted path to the list of records")
+
+
+class SqlSource(Strict):
+    id: Slug
+    type: Literal["postgresql", "mysql", "sqlite"]
+    connection: Slug
+    query: str = Field(min_length=1)
+    parameters: list[Any] = Field(default_factory=list)
+    chunk_size: int = Field(50_000, gt=0)
+
+    @model_validator(mode="after")
+    def _placeholders_match_parameters(self) -> "SqlSource":
+        from cleanops.sources.sql import count_placeholders
+
+        count = count_placeholders(self.query)
+        if count != len(self.parameters):
+            raise ValueError(
+                f"query has {count} '?' placeholder(s) but {len(self.parameters)} parameter(s) are given"
+            )
+        return self
+
+
+class Pagination(Strict):
+    type: Literal["none", "page", "offset", "cursor", "next_url"] = "none"
+    page_param: str = "page"
+    size_param: str = "per_page"
+    page_size: int = Field(100, gt=0)
+    start_page: int = 1
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    cursor_param: str = "cursor"
+    cursor_path: str | None = Field(None, description="Dotted path of the next cursor in the response")
+    next_url_path: str | None = Field(None, description="Dotted path of the next page's URL in the response")
+    max_pages: int = Field(10_000, gt=0)
+
+
+class ApiSource(Strict):
+    id: Slug
+    type: Literal["api"]
+    url: str = Field(pattern=r"^https?://")
+    method: Literal["GET", "POST"] = "GET"
+    params: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Values may name environment variables as ${VAR}"
+    )
+    records_path: str | None = None
+    pagination: Pagination = Field(default_factory=Pagination)
+    timeout_seconds: float = Field(30, gt=0)
+    max_retries: int = Field(3, ge=0)
+
+
+DataSource = Annotated[Union[FileSource, SqlSource, ApiSource], Field(discriminator="type")]
+
+
+# --- transformations -------------------------------------------------------------------
+
+class Range(Strict):
+    min: float | None = None
+    max: float | None = None
+
+
+class ValidationConfig(Strict):
+    required_fields: list[Identifier] = Field(default_factory=list)
+    data_types: dict[Identifier, DataType] = Field(default_factory=dict)
+    patterns: dict[Identifier, str] = Field(default_factory=dict)
+    ranges: dict[Identifier, Range] = Field(default_factory=dict)
+    allowed_values: dict[Identifier, list[Any]] = Field(default_factory=dict)
+    unique: list[Identifier] | list[list[Identifier]] = Field(default_factory=list)
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for field, pattern in patterns.items():
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"pattern for {field!r} is not a valid regular expression: {error}") from error
+        return patterns
+
+    def unique_keys(self) -> list[list[str]]:
+        if not self.unique:
+            return []
+        if isinstance(self.unique[0], list):
+            return [list(key) for key in self.unique]
+        return [list(self.unique)]
+
+
+class ValidationStep(Strict):
+    step: int | None = None
+    type: Literal["validation"]
+    config: ValidationConfig = Field(default_factory=ValidationConfig)
+
+
+class OtherStep(Open):
+    """anonymization, cleansing, enrichment, aggregation: compiled into dbt models."""
+
+    step: int | None = None
+    type: Literal["anonymization", "cleansing", "enrichment", "aggregation"]
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+Transformation = Annotated[Union[ValidationStep, OtherStep], Field(discriminator="type")]
+
+
+# --- the rest of the file --------------------------------------------------------------
+
+class Destination(Strict):
+    type: Literal["data_warehouse"] = "data_warehouse"
+    connection: Slug
+    table: str = Field(pattern=TABLE_PATTERN)
+
+
+class RetryPolicyConfig(Strict):
+    max_retries: int = Field(3, ge=0, le=20)
+    backoff_strategy: Literal["exponential", "linear", "fixed"] = "exponential"
+    initial_delay: float = Field(60, ge=0)
+
+
+class Schedule(Open):
+    type: Literal["cron", "event", "manual"] = "manual"
+    expression: str | None = None
+    timezone: str = "UTC"
+    enabled: bool = True
+
+
+class Notifications(Open):
+    on_failure: list[str] = Field(default_factory=list)
+    on_success: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+
+
+class PipelineSpec(Strict):
+    pipeline_id: Slug
+    name: str | None = None
+    description: str | None = None
+    version: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    status: Literal["active", "paused", "disabled", "draft"] = "active"
+    schedule: Schedule = Field(default_factory=Schedule)
+    data_sources: list[DataSource] = Field(min_length=1)
+    transformations: list[Transformation] = Field(default_factory=list)
+    destinations: list[Destination] = Field(default_factory=list)
+    retry_policy: RetryPolicyConfig | None = None
+    notifications: Notifications = Field(default_factory=Notifications)
+    # Extended by the scheduling, quality and monitoring issues.
+    priority: Literal["critical", "high", "medium", "low"] = "medium"
+    depends_on: list[Slug] = Field(default_factory=list)
+    resources: dict[str, Any] = Field(default_factory=dict)
+    quality: dict[str, Any] | list[Any] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("data_sources")
+    @classmethod
+    def _source_ids_unique(cls, sources: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for source in sources:
+            if source.id in seen:
+                raise ValueError(f"source id {source.id!r} is used twice")
+            seen.add(source.id)
+        return sources
+
+    @property
+    def slug(self) -> str:
+        """The pipeline id as a SQL and Dagster name: `user-data-etl-001` → `user_data_etl_001`."""
+        return to_identifier(self.pipeline_id)
+
+    def validation(self) -> ValidationConfig:
+        """All validation steps merged, in file order."""
+        merged = ValidationConfig()
+        for step in self.transformations:
+            if isinstance(step, ValidationStep):
+                merged = _merge_validation(merged, step.config)
+        return merged
+
+
+def to_identifier(name: str) -> str:
+    """A slug as a lower-case SQL identifier."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())
+
+
+def _merge_validation(a: ValidationConfig, b: ValidationConfig) -> ValidationConfig:
+    return ValidationConfig(
+        required_fields=list(dict.fromkeys([*a.required_fields, *b.required_fields])),
+        data_types={**a.data_types, **b.data_types},
+        patterns={**a.patterns, **b.patterns},
+        ranges={**a.ranges, **b.ranges},
+        allowed_values={**a.allowed_values, **b.allowed_values},
+        unique=[*a.unique_keys(), *b.unique_keys()],
+    )

@@ -1,0 +1,84 @@
+"""Where CleanOps keeps things, read from the environment.
+
+Every path and URL the product uses is derived here, so the CLI, the Dagster code
+location and the tests agree on one picture:
+
+- CLEANOPS_HOME: the project's own folder (embedded database, Dagster storage, logs,
+  archives). Defaults to `.cleanops/` in the project root.
+- CLEANOPS_DATABASE_URL: a user's own PostgreSQL server. When set, the warehouse is the
+  database it names and the Dagster instance uses a database beside it
+  (`<name>_dagster`, or CLEANOPS_INSTANCE_DATABASE_URL), and nothing is started.
+- CLEANOPS_PIPELINES_DIR: the folder of pipeline files (default `pipelines/`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+WAREHOUSE_DATABASE = "cleanops_warehouse"
+INSTANCE_DATABASE = "cleanops_dagster"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The folders CleanOps writes to, all under CLEANOPS_HOME unless overridden."""
+
+    home: Path
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def dagster_storage(self) -> Path:
+        return self.home / "dagster" / "storage"
+
+    @property
+    def compute_logs(self) -> Path:
+        return self.home / "dagster" / "compute_logs"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def archives(self) -> Path:
+        return self.home / "archives"
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def temp(self) -> Path:
+        return self.home / "tmp"
+
+
+def home() -> Path:
+    return _env_path("CLEANOPS_HOME", PROJECT_ROOT / ".cleanops")
+
+
+def paths() -> Paths:
+    return Paths(home())
+
+
+def pipelines_dir() -> Path:
+    return _env_path("CLEANOPS_PIPELINES_DIR", PROJECT_ROOT / "pipelines")
+
+
+def external_database_url() -> str | None:
+    """The user's own server, if they named one."""
+    return os.environ.get("CLEANOPS_DATABASE_URL") or None
+
+
+def dbt_project_dir() -> Path:
+    return _env_path("CLEANOPS_DBT_PROJECT_DIR", PROJECT_ROOT / "cleanops_dbt")

@@ -1,0 +1,230 @@
+"""File sources: CSV, JSON, JSON Lines and Parquet, one path or a glob.
+
+CSV is read with pyarrow's streaming reader as raw bytes so that memory stays flat and
+a row with invalid UTF-8 or the wrong number of fields is quarantined on its own instead
+of failing the whole file.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from cleanops.pipelines.schema import FileSource
+from cleanops.sources.base import (
+    ReadContext,
+    RowProblem,
+    SourceChunk,
+    SourceError,
+    dicts_to_batch,
+    dotted_get,
+    normalise_column_names,
+)
+
+CSV_BLOCK_BYTES = 8 << 20
+
+
+def resolve_files(source: FileSource, base_dir: Path) -> list[Path]:
+    """The files a path or glob names, relative to the pipeline file's folder."""
+    pattern = Path(source.path).expanduser()
+    if not pattern.is_absolute():
+        pattern = base_dir / pattern
+    if glob.has_magic(str(pattern)):
+        files = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
+        return files
+    if not pattern.exists():
+        raise SourceError(f"source {source.id!r}: file not found: {pattern}")
+    if not pattern.is_file():
+        raise SourceError(f"source {source.id!r}: not a file: {pattern}")
+    return [pattern]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_files(source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
+    """Every new file of the source, in name order; files loaded before are skipped."""
+    readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "parquet": _read_parquet}
+    for path in resolve_files(source, context.base_dir):
+        fingerprint = file_sha256(path)
+        entry = {"path": str(path), "sha256": fingerprint, "size_bytes": path.stat().st_size,
+                 "skipped": fingerprint in context.skip_fingerprints}
+        context.files_seen.append(entry)
+        if entry["skipped"]:
+            continue
+        yield from readers[source.type](path, source, context)
+
+
+# --- CSV -------------------------------------------------------------------------------
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if not head.strip():
+        raise SourceError(f"{path}: the file is empty (no header row)")
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    first = next(csv.reader(io.StringIO(text), delimiter=delimiter), None)
+    if not first:
+        raise SourceError(f"{path}: the first line holds no column names")
+    return first
+
+
+def _read_csv(path: Path, source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
+    raw_names = _csv_header(path, source.delimiter)
+    names = normalise_column_names(raw_names, str(path))
+    malformed: list[RowProblem] = []
+
+    def on_invalid_row(row) -> str:
+        malformed.append(RowProblem(
+            row_number=row.number or 0,
+            error_code="MALFORMED_ROW",
+            field=None,
+            message=f"line {row.number}: expected {row.expected_columns} fields, found {row.actual_columns}",
+            raw=row.text,
+        ))
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES,
+                                       use_threads=True),
+        parse_options=pacsv.ParseOptions(delimiter=source.delimiter, newlines_in_values=True,
+                                         invalid_row_handler=on_invalid_row),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.binary() for name in names},
+            strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[],
+        ),
+    )
+    next_row = 1
+    try:
+        for batch in reader:
+            chunk = _decode_batch(batch, str(path), next_row)
+            chunk.problems.extend(malformed)
+            malformed.clear()
+            next_row += batch.num_rows
+            yield chunk
+    except pa.ArrowInvalid as error:
+        raise SourceError(f"{path}: cannot parse CSV near row {next_row}: {error}") from error
+    if malformed:
+        yield SourceChunk(_empty_batch(names), str(path), next_row, problems=list(malformed))
+
+
+def _empty_batch(names: list[str]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in names], names=names)
+
+
+def _decode_batch(batch: pa.RecordBatch, origin: str, first_row: int) -> SourceChunk:
+    """Binary columns to text; rows with invalid UTF-8 are marked, not dropped."""
+    arrays, bad_rows = [], {}
+    for name, column in zip(batch.schema.names, batch.columns):
+        try:
+            arrays.append(column.cast(pa.string()))
+        except pa.ArrowInvalid:
+            values = []
+            for index, raw in enumerate(column.to_pylist()):
+                try:
+                    values.append(None if raw is None else raw.decode("utf-8"))
+                except UnicodeDecodeError as error:
+                    text = raw.decode("utf-8", errors="backslashreplace")
+                    values.append(text)
+                    bad_rows.setdefault(index, RowProblem(
+                        first_row + index, "INVALID_ENCODING", name,
+                        f"{name}: not valid UTF-8 ({error.reason} at byte {error.start})", {},
+                    ))
+            arrays.append(pa.array(values, pa.string()))
+    return SourceChunk(pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), origin, first_row,
+                       bad_rows=bad_rows)
+
+
+# --- JSON, JSON Lines, Parquet ---------------------------------------------------------
+
+def _read_json(path: Path, source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
+    try:
+        document = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SourceError(f"{path}: not valid JSON: {error}") from error
+    records = dotted_get(document, source.records_path)
+    if isinstance(records, dict) and source.records_path is None:
+        records = [records]
+    if not isinstance(records, list):
+        raise SourceError(f"{path}: records_path {source.records_path!r} does not lead to a list of records")
+    yield from _records_in_chunks(records, str(path), context.chunk_rows)
+
+
+def _records_in_chunks(records: list, origin: str, chunk_rows: int, first_row: int = 1) -> Iterator[SourceChunk]:
+    columns: list[str] = []
+    for start in range(0, max(len(records), 1), chunk_rows):
+        part = records[start:start + chunk_rows]
+        good = [r for r in part if isinstance(r, dict)]
+        problems = [
+            RowProblem(first_row + start + i, "MALFORMED_ROW", None, "record is not a JSON object", json.dumps(r))
+            for i, r in enumerate(part) if not isinstance(r, dict)
+        ]
+        batch, columns = dicts_to_batch(good, columns, origin)
+        yield SourceChunk(batch, origin, first_row + start, problems=problems)
+
+
+def _read_jsonl(path: Path, source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
+    columns: list[str] = []
+    records: list[dict] = []
+    problems: list[RowProblem] = []
+    first_row = 1
+    with open(path, "rb") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError("record is not a JSON object")
+                records.append(record)
+            except (ValueError, UnicodeDecodeError) as error:
+                problems.append(RowProblem(line_number, "MALFORMED_ROW", None, f"line {line_number}: {error}",
+                                           line.decode("utf-8", errors="backslashreplace").rstrip("\n")))
+            if len(records) >= context.chunk_rows:
+                batch, columns = dicts_to_batch(records, columns, str(path))
+                yield SourceChunk(batch, str(path), first_row, problems=problems)
+                first_row, records, problems = line_number + 1, [], []
+    if records or problems:
+        batch, columns = dicts_to_batch(records, columns, str(path))
+        yield SourceChunk(batch, str(path), first_row, problems=problems)
+
+
+def _read_parquet(path: Path, source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise SourceError(f"{path}: not a readable Parquet file: {error}") from error
+    names = normalise_column_names(parquet.schema_arrow.names, str(path))
+    next_row = 1
+    for batch in parquet.iter_batches(batch_size=context.chunk_rows):
+        arrays = [_parquet_column_as_text(column) for column in batch.columns]
+        yield SourceChunk(pa.RecordBatch.from_arrays(arrays, names=names), str(path), next_row)
+        next_row += batch.num_rows
+
+
+def _parquet_column_as_text(column: pa.Array) -> pa.Array:
+    if pa.types.is_boolean(column.type):
+        import pyarrow.compute as pc
+
+        return pc.if_else(column, "true", "false").cast(pa.string())
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        from cleanops.sources.base import to_text
+
+        return pa.array([to_text(v) for v in column.to_pylist()], pa.string())

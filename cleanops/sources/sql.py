@@ -1,0 +1,109 @@
+"""SQL sources: PostgreSQL, MySQL/MariaDB and SQLite, streamed in chunks.
+
+The connection name in the pipeline file is resolved from the environment variable
+CLEANOPS_CONN_<NAME> (upper case, `-` as `_`), so no secret sits in a pipeline file. The
+query's `?` placeholders bind `parameters` in order, whatever the driver's own paramstyle;
+`${last_run_timestamp}` binds the high-water mark of the last successful load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from cleanops.sources.base import ReadContext, SourceChunk, SourceError, normalise_column_names, records_to_batch
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql",
+           "mariadb": "mysql+pymysql", "sqlite": "sqlite"}
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\?", re.S)
+
+
+def connection_variable(name: str) -> str:
+    return "CLEANOPS_CONN_" + name.upper().replace("-", "_")
+
+
+def connection_url(name: str) -> str | None:
+    """The SQLAlchemy URL a connection name stands for, or None when it is not set."""
+    raw = os.environ.get(connection_variable(name))
+    if not raw:
+        return None
+    url = make_url(raw)
+    backend = url.drivername.split("+")[0]
+    if "+" not in url.drivername and backend in DRIVERS:
+        url = url.set(drivername=DRIVERS[backend])
+    return url.render_as_string(hide_password=False)
+
+
+def count_placeholders(query: str) -> int:
+    return sum(1 for m in _TOKEN.finditer(query) if m.group(0) == "?")
+
+
+def bind_placeholders(query: str) -> str:
+    """`?` outside literals, quoted names and comments → `:p0`, `:p1`, … for sa.text()."""
+    counter = iter(range(10_000))
+
+    def replace(match: re.Match) -> str:
+        token = match.group(0)
+        return f":p{next(counter)}" if token == "?" else token
+
+    # A literal colon (e.g. a PostgreSQL ::cast) must not be read as a bind by sa.text().
+    escaped = re.sub(r"(?<!\\):", r"\\:", query)
+    return _TOKEN.sub(replace, escaped)
+
+
+def resolve_parameter(value: Any, context: ReadContext) -> Any:
+    if value == "${last_run_timestamp}":
+        return context.watermark or EPOCH
+    if value == "${now}":
+        return dt.datetime.now(dt.timezone.utc)
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        raise SourceError(f"unknown parameter {value}: use ${{last_run_timestamp}} or ${{now}}")
+    return value
+
+
+def _engine_for(source) -> sa.Engine:
+    url = connection_url(source.connection)
+    if url is None:
+        raise SourceError(
+            f"source {source.id!r}: connection {source.connection!r} is not configured: "
+            f"set {connection_variable(source.connection)} to a SQLAlchemy URL"
+        )
+    backend = make_url(url).get_backend_name()
+    expected = "mysql" if source.type == "mysql" else source.type
+    if backend != expected:
+        raise SourceError(f"source {source.id!r}: type is {source.type!r} but {connection_variable(source.connection)} "
+                          f"points at a {backend} database")
+    connect_args = {"connect_timeout": 10} if backend in ("postgresql", "mysql") else {}
+    return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=connect_args)
+
+
+def read_query(source, context: ReadContext) -> Iterator[SourceChunk]:
+    """Run the source's query and yield its rows in chunks of `chunk_size`."""
+    engine = _engine_for(source)
+    origin = f"{source.type}:{source.connection}"
+    params = {f"p{i}": resolve_parameter(v, context) for i, v in enumerate(source.parameters)}
+    statement = sa.text(bind_placeholders(source.query))
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=source.chunk_size).execute(statement, params)
+            columns = normalise_column_names(result.keys(), origin)
+            next_row = 1
+            while rows := result.fetchmany(source.chunk_size):
+                yield SourceChunk(records_to_batch(columns, rows), origin, next_row)
+                next_row += len(rows)
+            if next_row == 1:
+                yield SourceChunk(records_to_batch(columns, []), origin, 1)
+    except sa.exc.OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        where = make_url(connection_url(source.connection)).render_as_string(hide_password=True)
+        raise SourceError(f"source {source.id!r}: cannot query {where}: {reason}") from error
+    except sa.exc.DBAPIError as error:
+        raise SourceError(f"source {source.id!r}: query failed: {str(error.orig).strip()}") from error
+    finally:
+        engine.dispose()
