@@ -1,3 +1,4 @@
+SHELL := /bin/bash
 # CleanOps: `make run` sets up and runs the sample pipelines on the embedded PostgreSQL;
 # `make test` sets up and runs the tests; `make dev` starts the Dagster UI and daemon.
 PYTHON ?= python3.11
@@ -24,6 +25,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@if [ -n "$$CLEANOPS_TEST_POSTGRES_URL" ]; then \
+	  echo "== the server_matrix tests again, against $$CLEANOPS_TEST_POSTGRES_URL (CLEANOPS_DATABASE_URL) =="; \
+	  CLEANOPS_TEST_TARGET=server $(BIN)/python -m pytest -q -p no:cacheprovider -m server_matrix -rA $(PYTEST_ARGS) \
+	    | grep -Ev "^(PASSED|SKIPPED)" ; exit $${PIPESTATUS[0]}; fi
 
 dev: install
 	$(BIN)/cleanops dev

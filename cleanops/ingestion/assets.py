@@ -1,6 +1,5 @@
 """Dagster assets for ingestion: one asset per pipeline source, `staging/<pipeline>__<source>`."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -101,7 +101,9 @@ def _matches(column: pa.Array, pattern: str) -> pa.Array:
 def _valid_calendar_dates(column: pa.Array) -> pa.Array:
     """False where a date-shaped value is not a real day (2024-02-30)."""
     day = pc.utf8_slice_codeunits(column, 0, 10)
-    return pc.is_valid(pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True))
+    parsed = pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls 2023-02-30 over to 2023-03-02: a real day prints back unchanged.
+    return pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day), False)
 
 
 class Validator:

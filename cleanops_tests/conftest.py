@@ -1,0 +1,114 @@
+"""Shared fixtures: a real PostgreSQL for the whole session, and pipeline folders.
+
+By default the session starts the embedded server in a temporary CLEANOPS_HOME. With
+CLEANOPS_TEST_TARGET=server it instead creates a fresh database on the server named by
+CLEANOPS_TEST_POSTGRES_URL (CI: PostgreSQL 15 on 127.0.0.1:5432), points
+CLEANOPS_DATABASE_URL at it exactly as a user would, and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from cleanops.db import connection, embedded, migrate
+
+SERVER_TARGET = os.environ.get("CLEANOPS_TEST_TARGET") == "server"
+
+
+def pytest_collection_modifyitems(config, items):
+    if SERVER_TARGET:
+        selected = [item for item in items if item.get_closest_marker("server_matrix")]
+        deselected = [item for item in items if not item.get_closest_marker("server_matrix")]
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def _drop_databases(server_url: str, names: list[str]) -> None:
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        for name in names:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cleanops_database(tmp_path_factory):
+    """The session's database server, set up exactly as the product would use it."""
+    home = tmp_path_factory.mktemp("home")
+    saved = dict(os.environ)
+    os.environ["CLEANOPS_HOME"] = str(home)
+    os.environ["CLEANOPS_PIPELINES_DIR"] = str(tmp_path_factory.mktemp("no_pipelines"))
+    created: list[str] = []
+    if SERVER_TARGET:
+        server = os.environ["CLEANOPS_TEST_POSTGRES_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
+        name = f"cleanops_test_{uuid.uuid4().hex[:10]}"
+        os.environ["CLEANOPS_DATABASE_URL"] = sa.make_url(server).set(database=name).render_as_string(False)
+        created = [name, f"{name}_dagster"]
+    else:
+        os.environ.pop("CLEANOPS_DATABASE_URL", None)
+    migrate.forget_applied_cache()
+    target = connection.apply_environment()
+    migrate.migrate(connection.warehouse_engine())
+    yield target
+    connection.warehouse_engine().dispose()
+    if SERVER_TARGET:
+        _drop_databases(connection.render(target.server_url), created)
+    else:
+        embedded.stop(embedded.plan_layout(home))
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def warehouse(cleanops_database) -> sa.Engine:
+    return connection.warehouse_engine()
+
+
+@pytest.fixture(scope="session")
+def dagster_instance(cleanops_database):
+    """The persistent Dagster instance on PostgreSQL (runs show up as in the UI)."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    yield instance
+    instance.dispose()
+
+
+@pytest.fixture
+def pipelines_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    monkeypatch.setenv("CLEANOPS_PIPELINES_DIR", str(folder))
+    return folder
+
+
+def unique_id(prefix: str) -> str:
+    """A pipeline id no other test uses, so tables never collide between tests or runs."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def write_pipeline(folder: Path, spec: dict, fmt: str = "json") -> Path:
+    path = folder / f"{spec['pipeline_id']}.{fmt}"
+    path.write_text(json.dumps(spec, indent=2) if fmt == "json" else yaml.safe_dump(spec))
+    return path
+
+
+@pytest.fixture
+def make_pipeline(pipelines_dir):
+    """Write a pipeline file into the test's pipelines folder and return its LoadedPipeline."""
+    from cleanops.pipelines.loader import load_file
+
+    def _make(spec: dict, fmt: str = "json"):
+        path = write_pipeline(pipelines_dir, spec, fmt)
+        loaded, errors = load_file(path)
+        assert not errors, errors
+        return loaded
+
+    return _make
