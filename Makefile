@@ -33,7 +33,7 @@ dev: install
 	$(BIN)/cleanops dev
 
 bench: install
-	$(BIN)/python benchmarks/ingest.py
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 db-start: install
 	$(BIN)/cleanops db start
