@@ -72,8 +72,9 @@ class LoadReport:
 
     @property
     def errors(self) -> list[dict[str, Any]]:
+        quarantine = f"quarantine.{self.table.split('.', 1)[1]}"
         return [{"step": "validation", "error_code": code, "count": count,
-                 "message": f"{count} row(s) quarantined in quarantine.{self.table.split('.', 1)[1]}"}
+                 "message": f"{self.counts.example_by_code.get(code, code)} ({count} row(s) in {quarantine})"}
                 for code, count in sorted(self.counts.rejected_by_code.items())]
 
     @property

@@ -39,7 +39,13 @@ class LoadCounts:
     records_staged: int = 0
     records_quarantined: int = 0
     rejected_by_code: Counter = field(default_factory=Counter)
+    example_by_code: dict[str, str] = field(default_factory=dict)  # first message seen per error code
     bytes_staged: int = 0
+
+    def count_rejects(self, code: str, count: int, example: str) -> None:
+        self.records_quarantined += count
+        self.rejected_by_code[code] += count
+        self.example_by_code.setdefault(code, example)
 
 
 def staging_table_name(pipeline_slug: str, source_id: str) -> str:
@@ -175,8 +181,8 @@ class Stager:
                 copy.write_row((self.batch_id, self.pipeline_id, self.source_id, row.origin, row.row_number,
                                 row.error_code, row.error_field, _sanitise(row.error_message),
                                 Jsonb(_sanitise(raw))))
-        self.counts.records_quarantined += len(rows)
-        self.counts.rejected_by_code.update(r.error_code for r in rows)
+        for row in rows:
+            self.counts.count_rejects(row.error_code, 1, f"row {row.row_number} of {row.origin}: {row.error_message}")
 
     # -- finishing ---------------------------------------------------------------------
 
@@ -210,9 +216,8 @@ class Stager:
                                                    "source": self.source_id, "key_text": key_text})
             moved = cursor.rowcount or 0
             self.counts.records_staged -= moved
-            self.counts.records_quarantined += moved
             if moved:
-                self.counts.rejected_by_code["DUPLICATE_KEY"] += moved
+                self.counts.count_rejects("DUPLICATE_KEY", moved, f"duplicate key ({key_text}) in this load")
 
     def check_conservation(self) -> None:
         """read = staged + quarantined, checked against the tables themselves."""
