@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -61,7 +62,10 @@ def cleanops_database(tmp_path_factory):
     if SERVER_TARGET:
         _drop_databases(connection.render(target.server_url), created)
     else:
-        embedded.stop(embedded.plan_layout(home))
+        layout = embedded.plan_layout(home)
+        embedded.stop(layout)
+        if layout.data_dir.is_relative_to(embedded.FALLBACK_ROOT):  # as root under a private /tmp
+            shutil.rmtree(layout.data_dir.parent, ignore_errors=True)
     os.environ.clear()
     os.environ.update(saved)
 

@@ -103,7 +103,8 @@ def _valid_calendar_dates(column: pa.Array) -> pa.Array:
     day = pc.utf8_slice_codeunits(column, 0, 10)
     parsed = pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)
     # strptime rolls 2023-02-30 over to 2023-03-02: a real day prints back unchanged.
-    return pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day), False)
+    same_day = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day), False)
+    return pc.or_kleene(pc.is_null(column), same_day)  # a null is not a bad date (required_fields says if it may be)
 
 
 class Validator:

@@ -36,6 +36,11 @@ def test_data_types():
                                       "INVALID_DATA_TYPE", "INVALID_DATA_TYPE"]
 
 
+def test_nulls_pass_type_checks_unless_required():
+    config = {"data_types": {"d": "date", "t": "datetime", "i": "integer"}}
+    assert _codes(config, d=[None, ""], t=[None, " "], i=[None, ""]) == [None, None]
+
+
 def test_email_format():
     assert _codes({"data_types": {"e": "email"}}, e=["a@b.com", "a@b", "no-at.com", None]) == [
         None, "INVALID_EMAIL_FORMAT", "INVALID_EMAIL_FORMAT", None]

@@ -1,0 +1,39 @@
+"""Running a pipeline's ingestion assets through Dagster in tests, and reading the results."""
+
+import dagster as dg
+import sqlalchemy as sa
+
+from cleanops.ingestion.assets import build_source_asset
+from cleanops.ingestion.stage import staging_table_name
+
+
+def materialize_pipeline(loaded, instance=None, full_refresh=False, raise_on_error=True):
+    assets = [build_source_asset(loaded, source) for source in loaded.spec.data_sources]
+    run_config = {"ops": {a.op.name: {"config": {"full_refresh": full_refresh}} for a in assets}}
+    return dg.materialize(assets, instance=instance, run_config=run_config, raise_on_error=raise_on_error)
+
+
+def table_names(loaded, source_index=0):
+    name = staging_table_name(loaded.spec.slug, loaded.spec.data_sources[source_index].id)
+    return f'staging."{name}"', f'quarantine."{name}"'
+
+
+def count(engine: sa.Engine, table: str, where: str = "TRUE") -> int:
+    with engine.connect() as conn:
+        exists = conn.scalar(sa.text("SELECT to_regclass(:t)"), {"t": table})
+        return conn.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")) if exists else 0
+
+
+def codes(engine: sa.Engine, quarantine: str) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text(f"SELECT error_code, count(*) FROM {quarantine} GROUP BY 1")).all())
+
+
+def materialization_metadata(result, loaded, source_index=0) -> dict:
+    from cleanops.ingestion.assets import staging_asset_key
+
+    key = staging_asset_key(loaded.spec.slug, loaded.spec.data_sources[source_index].id)
+    events = result.asset_materializations_for_node(result.all_node_events[0].node_name) \
+        if False else [e for e in result.get_asset_materialization_events()
+                       if e.asset_key == key]
+    return {k: v.value for k, v in events[-1].materialization.metadata.items()}
