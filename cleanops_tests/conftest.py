@@ -60,7 +60,7 @@ def cleanops_database(tmp_path_factory):
     yield target
     connection.warehouse_engine().dispose()
     if SERVER_TARGET:
-        _drop_databases(connection.render(target.server_url), created)
+        _drop_databases(connection.render(target.server_url.set(database="postgres")), created)
     else:
         layout = embedded.plan_layout(home)
         embedded.stop(layout)

@@ -98,7 +98,10 @@ def ensure_database(start_embedded: bool = True) -> DatabaseTarget:
 
 
 def _create_missing_databases(target: DatabaseTarget) -> None:
-    engine = sa.create_engine(target.server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    """Create the warehouse and instance databases, connected to the `postgres` database
+    (the one a URL names may not exist yet)."""
+    admin_url = target.server_url.set(database="postgres")
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
             existing = set(conn.scalars(sa.text("SELECT datname FROM pg_database")))
