@@ -1,0 +1,40 @@
+"""`cleanops pipelines run` goes through the persistent Dagster instance; `runs show` prints its log."""
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+from click.testing import CliRunner
+
+from cleanops.cli.main import cli
+from cleanops.ingestion.assets import retry_policy_for
+from cleanops.pipelines.loader import load_file
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_run_shows_in_the_instance_and_prints_the_execution_log(pipelines_dir, dagster_instance):
+    shutil.copy(REPO / "pipelines" / "orders_csv.yaml", pipelines_dir)
+    shutil.copytree(REPO / "pipelines" / "data", pipelines_dir / "data")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["pipelines", "run", "orders-csv-001", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    log = json.loads(result.output[result.output.index("{"):])
+    assert log["pipeline_id"] == "orders-csv-001" and log["status"] == "success"
+    assert log["metrics"]["records_extracted"] == 301
+    assert log["metrics"]["records_processed"] + log["metrics"]["records_failed"] == 301
+    assert {e["error_code"] for e in log["errors"]} >= {"MALFORMED_ROW", "INVALID_ENCODING", "DUPLICATE_KEY"}
+    assert [s["step"] for s in log["steps"]] == ["data_extraction", "validation", "data_loading"]
+    assert all(s["started_at"] <= s["completed_at"] for s in log["steps"])
+    record = dagster_instance.get_run_record_by_id(log["execution_id"])
+    assert record is not None and record.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+
+    table = runner.invoke(cli, ["runs", "show", "latest", "--pipeline", "orders-csv-001"])
+    assert table.exit_code == 0 and "MALFORMED_ROW" in table.output
+
+
+def test_retry_policy_maps_to_dagster(tmp_path):
+    seed = load_file(REPO / "pipelines" / "user_data_etl.json")[0]
+    policy = retry_policy_for(seed)
+    assert policy.max_retries == 3 and policy.delay == 60 and policy.backoff == dg.Backoff.EXPONENTIAL
