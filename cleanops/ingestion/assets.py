@@ -6,12 +6,14 @@ import dagster as dg
 from cleanops.ingestion.load import LoadReport, load_source, record_failure, utcnow
 from cleanops.ingestion.stage import staging_table_name
 from cleanops.pipelines.loader import LoadedPipeline
+from cleanops.scheduling import policy, runtime
 
 
 class IngestConfig(dg.Config):
     """Run-time options for a load."""
 
     full_refresh: bool = False  # ignore the watermark and the file ledger: read everything again
+    file: str | None = None  # load only this file (set by a file-arrival sensor), then move it to processed/
 
 
 def staging_asset_key(pipeline_slug: str, source_id: str) -> dg.AssetKey:
@@ -49,7 +51,9 @@ def report_metadata(report: LoadReport) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
-def build_source_asset(pipeline: LoadedPipeline, source) -> dg.AssetsDefinition:
+def build_source_asset(pipeline: LoadedPipeline, source,
+                       upstream_keys: tuple[dg.AssetKey, ...] = ()) -> dg.AssetsDefinition:
+    """`upstream_keys`: assets of the pipelines this one `depends_on` (it runs after they update)."""
     spec = pipeline.spec
     key = staging_asset_key(spec.slug, source.id)
 
@@ -60,16 +64,23 @@ def build_source_asset(pipeline: LoadedPipeline, source) -> dg.AssetsDefinition:
                     f"in PostgreSQL; rejected rows go to quarantine.{key.path[-1]}.",
         kinds={"postgres", source.type},
         retry_policy=retry_policy_for(pipeline),
-        tags={"cleanops/pipeline": spec.slug},
+        deps=list(upstream_keys),
+        automation_condition=policy.dependency_condition(spec) if upstream_keys else None,
+        freshness_policy=policy.freshness_policy(spec),
+        pool=policy.pool_name(spec),
+        tags={"cleanops/pipeline": spec.slug, "cleanops/priority": spec.priority},
         metadata={"pipeline_file": str(pipeline.file), "source_type": source.type},
     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
         started_at = utcnow()
         try:
-            report = load_source(pipeline, source, context.run_id, full_refresh=config.full_refresh, log=context.log)
+            run_source = runtime.source_for_run(pipeline, source, config.file)
+            report = load_source(pipeline, run_source, context.run_id, full_refresh=config.full_refresh,
+                                 log=context.log)
         except Exception as error:
             record_failure(pipeline, source, context.run_id, started_at, error)
             raise
+        runtime.after_load(pipeline, source, config.file, context.log)
         return dg.MaterializeResult(metadata=report_metadata(report))
 
     return _ingest

@@ -163,11 +163,81 @@ class RetryPolicyConfig(Strict):
     initial_delay: float = Field(60, ge=0)
 
 
+# --- scheduling (issue 5) ---------------------------------------------------------------
+
+MIN_SENSOR_INTERVAL_SECONDS = 5
+
+
+class FileArrivalTrigger(Strict):
+    """Run once per file that lands in a folder; the file moves to `processed/` after its load."""
+
+    type: Literal["file_arrival"]
+    path: str | None = Field(None, description="Folder to watch, relative to the pipeline file; ${VAR} is expanded. "
+                                               "Default: the folder of the file source's glob")
+    pattern: str | None = Field(None, description="Glob of file names, e.g. *.csv. Default: the source glob's name")
+    source: Slug | None = Field(None, description="The file source that loads the file. Default: the first one")
+    interval_seconds: int = Field(30, ge=MIN_SENSOR_INTERVAL_SECONDS)
+    move_to_processed: bool = True
+
+
+class NewRowsTrigger(Strict):
+    """Run when a watermark query (one value, e.g. `SELECT max(updated_at) FROM users`) changes."""
+
+    type: Literal["new_rows"]
+    connection: Slug
+    watermark_query: str = Field(min_length=1)
+    interval_seconds: int = Field(60, ge=MIN_SENSOR_INTERVAL_SECONDS)
+
+
+class ExternalTrigger(Strict):
+    """Run only when asked: `cleanops trigger PIPELINE_ID` or Dagster's GraphQL API."""
+
+    type: Literal["external"]
+
+
+Trigger = Annotated[Union[FileArrivalTrigger, NewRowsTrigger, ExternalTrigger], Field(discriminator="type")]
+
+
 class Schedule(Open):
+    """When a pipeline runs. `cron` → a Dagster schedule; `event` → one sensor per trigger."""
+
     type: Literal["cron", "event", "manual"] = "manual"
     expression: str | None = None
     timezone: str = "UTC"
     enabled: bool = True
+    triggers: list[Trigger] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {timezone!r} (use an IANA name such as Europe/Berlin)") from error
+        return timezone
+
+    @model_validator(mode="after")
+    def _type_has_what_it_needs(self) -> "Schedule":
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if self.type == "cron":
+            if not self.expression:
+                raise ValueError("a cron schedule needs an expression, e.g. '0 2 * * *'")
+            if not is_valid_cron_string(self.expression):
+                raise ValueError(f"{self.expression!r} is not a valid cron expression")
+        if self.type == "event" and not self.triggers:
+            raise ValueError("an event schedule needs at least one trigger (file_arrival, new_rows or external)")
+        return self
+
+
+class Resources(Open):
+    """Per-pipeline limits, enforced by the queued run coordinator (see docs/scheduling.md)."""
+
+    max_concurrent: int | None = Field(None, ge=1, le=8, description="Runs of this pipeline at the same time")
+    memory_mb: int | None = Field(None, ge=16, description="Memory budget of a run; sets SQL chunk sizes")
+    pool: Slug | None = Field(None, description="Dagster pool of the pipeline's steps; default: one per destination")
 
 
 class Notifications(Open):
@@ -193,7 +263,7 @@ class PipelineSpec(Strict):
     # Extended by the scheduling, quality and monitoring issues.
     priority: Literal["critical", "high", "medium", "low"] = "medium"
     depends_on: list[Slug] = Field(default_factory=list)
-    resources: dict[str, Any] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
     quality: dict[str, Any] | list[Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
 
@@ -206,6 +276,19 @@ class PipelineSpec(Strict):
                 raise ValueError(f"source id {source.id!r} is used twice")
             seen.add(source.id)
         return sources
+
+    @field_validator("depends_on")
+    @classmethod
+    def _depends_on_unique(cls, upstreams: list[str]) -> list[str]:
+        if len(set(upstreams)) != len(upstreams):
+            raise ValueError("depends_on lists a pipeline twice")
+        return upstreams
+
+    @model_validator(mode="after")
+    def _not_its_own_upstream(self) -> "PipelineSpec":
+        if self.pipeline_id in self.depends_on:
+            raise ValueError("a pipeline cannot depend on itself")
+        return self
 
     @property
     def slug(self) -> str:

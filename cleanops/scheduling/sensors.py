@@ -1,0 +1,137 @@
+"""Event sensors: a file landing in a folder, and new rows in a source table.
+
+Each sensor targets its pipeline's job, so runs carry the job's priority, destination and
+concurrency tags and queue like any other run of the pipeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import dagster as dg
+import sqlalchemy as sa
+
+from cleanops.ingestion.assets import staging_asset_key
+from cleanops.pipelines.loader import LoadedPipeline
+from cleanops.pipelines.schema import FileArrivalTrigger, NewRowsTrigger
+from cleanops.scheduling import landing
+from cleanops.scheduling.policy import TRIGGER_TAG, is_active
+from cleanops.sources.files import file_sha256
+from cleanops.sources.sql import connection_url, connection_variable
+
+# A file modified this recently may still be being written; it is picked up on a later tick.
+SETTLE_SECONDS = 0.5
+
+
+def _status(pipeline: LoadedPipeline) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if is_active(pipeline.spec) else dg.DefaultSensorStatus.STOPPED
+
+
+def sensor_name(pipeline: LoadedPipeline, kind: str, index: int) -> str:
+    """`<pipeline slug>__<kind>`; the prefix is how `cleanops pipelines pause` finds them."""
+    suffix = f"_{index + 1}" if index else ""
+    return f"{pipeline.spec.slug}__{kind}{suffix}"
+
+
+# --- file arrival ------------------------------------------------------------------------
+
+def _read_cursor(raw: str | None) -> dict[str, list]:
+    """File name → [size, mtime_ns, sha256] of files already requested and still waiting."""
+    return json.loads(raw) if raw else {}
+
+
+def file_run_request(folder: landing.LandingFolder, pipeline: LoadedPipeline, path, sha256: str) -> dg.RunRequest:
+    """One run that loads exactly one file. The run key is the content hash, so the same
+    content dropped again (under any name) never starts a second run from this sensor."""
+    op_name = staging_asset_key(pipeline.spec.slug, folder.source.id).to_python_identifier()
+    return dg.RunRequest(
+        run_key=f"{folder.source.id}:{sha256}",
+        run_config={"ops": {op_name: {"config": {"file": str(path)}}}},
+        tags={TRIGGER_TAG: "file_arrival", "cleanops/file": path.name, "cleanops/file_sha256": sha256},
+    )
+
+
+def scan_landing_folder(folder: landing.LandingFolder, pipeline: LoadedPipeline,
+                        cursor: dict[str, list]) -> tuple[list[dg.RunRequest], dict[str, list]]:
+    """New run requests and the next cursor. Files that left the folder drop out of the cursor."""
+    requests, next_cursor = [], {}
+    now = time.time()
+    for path in folder.waiting_files():
+        stat = path.stat()
+        known = cursor.get(path.name)
+        if known and known[:2] == [stat.st_size, stat.st_mtime_ns]:
+            next_cursor[path.name] = known
+            continue
+        if now - stat.st_mtime < SETTLE_SECONDS:
+            continue
+        sha256 = file_sha256(path)
+        next_cursor[path.name] = [stat.st_size, stat.st_mtime_ns, sha256]
+        requests.append(file_run_request(folder, pipeline, path, sha256))
+    return requests, next_cursor
+
+
+def build_file_arrival_sensor(pipeline: LoadedPipeline, trigger: FileArrivalTrigger, index: int) -> dg.SensorDefinition:
+    folder = landing.landing_folder(pipeline, trigger)
+
+    def evaluate(context: dg.SensorEvaluationContext):
+        requests, cursor = scan_landing_folder(folder, pipeline, _read_cursor(context.cursor))
+        if not requests:
+            return dg.SensorResult(skip_reason=f"no new files matching {folder.pattern} in {folder.folder}",
+                                   cursor=json.dumps(cursor))
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+
+    return dg.SensorDefinition(
+        name=sensor_name(pipeline, "file_arrival", index),
+        evaluation_fn=evaluate,
+        job_name=pipeline.spec.slug,
+        minimum_interval_seconds=trigger.interval_seconds,
+        default_status=_status(pipeline),
+        description=f"Runs {pipeline.spec.pipeline_id} once per file matching {folder.pattern} in {folder.folder}",
+    )
+
+
+# --- new rows ----------------------------------------------------------------------------
+
+def _marker(value) -> str:
+    return value.isoformat() if isinstance(value, (dt.datetime, dt.date)) else str(value)
+
+
+def read_watermark(trigger: NewRowsTrigger) -> str | None:
+    """The watermark query's single value, as text (None while the table is empty)."""
+    url = connection_url(trigger.connection)
+    if url is None:
+        raise LookupError(f"connection {trigger.connection!r} is not configured: "
+                          f"set {connection_variable(trigger.connection)}")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(sa.text(trigger.watermark_query)).scalar()
+    finally:
+        engine.dispose()
+    return None if value is None else _marker(value)
+
+
+def build_new_rows_sensor(pipeline: LoadedPipeline, trigger: NewRowsTrigger, index: int) -> dg.SensorDefinition:
+    def evaluate(context: dg.SensorEvaluationContext):
+        try:
+            watermark = read_watermark(trigger)
+        except LookupError as error:
+            return dg.SkipReason(str(error))
+        if watermark is None:
+            return dg.SkipReason("the watermark query returned no value (no rows yet)")
+        if watermark == context.cursor:
+            return dg.SkipReason(f"no new rows since {watermark}")
+        request = dg.RunRequest(run_key=f"new_rows:{watermark}",
+                                tags={TRIGGER_TAG: "new_rows", "cleanops/watermark": watermark[:63]})
+        return dg.SensorResult(run_requests=[request], cursor=watermark)
+
+    return dg.SensorDefinition(
+        name=sensor_name(pipeline, "new_rows", index),
+        evaluation_fn=evaluate,
+        job_name=pipeline.spec.slug,
+        minimum_interval_seconds=trigger.interval_seconds,
+        default_status=_status(pipeline),
+        description=f"Runs {pipeline.spec.pipeline_id} when `{trigger.watermark_query}` changes",
+    )
