@@ -60,3 +60,30 @@ def run(pipeline_id: str, full_refresh: bool, as_json: bool) -> None:
     print_execution_log(outcome.run_id, pipeline_id, as_json)
     if not outcome.success:
         raise SystemExit(1)
+
+
+def _set_running(pipeline_id: str, running: bool) -> None:
+    from cleanops.scheduling import control
+
+    try:
+        changes = control.set_running(pipeline_id, running)
+    except KeyError as error:
+        raise click.ClickException(str(error).strip('"')) from error
+    for change in changes:
+        click.echo(f"{change.kind:<8} {change.name:<40} {change.status}")
+    if not changes:
+        click.echo(f"{pipeline_id} has no schedule or sensor (manual or external trigger only)")
+
+
+@pipelines.command()
+@click.argument("pipeline_id")
+def pause(pipeline_id: str) -> None:
+    """Stop the pipeline's schedule and sensors in the Dagster instance (the UI shows them stopped)."""
+    _set_running(pipeline_id, False)
+
+
+@pipelines.command()
+@click.argument("pipeline_id")
+def resume(pipeline_id: str) -> None:
+    """Start the pipeline's schedule and sensors again."""
+    _set_running(pipeline_id, True)
