@@ -1,0 +1,159 @@
+"""Archives: what a cleanup deletes is kept first, so every cleanup can be undone.
+
+Files go into a folder archive, `<archives>/<cleanup_id>/files/<n>`, one plain file per
+original (so a partly written archive is still readable after a crash), each with its
+mode and mtime, listed in `manifest.jsonl` with its original path, size and sha256. A
+manifest line is flushed to disk before the original is unlinked.
+
+Database rows go into tables of the `cleanops_archive` schema of the database they came
+from (warehouse rows in the warehouse, Dagster rows in the instance database), with a
+`_cleanup_id` column first; `cleanops_archive.archive_tables` records which source
+table each archive table mirrors, so restore can put rows back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from psycopg import sql
+
+from cleanops import settings
+from cleanops.cleanup.models import Candidate
+
+CHUNK = 1 << 20
+MANIFEST = "manifest.jsonl"
+
+
+def cleanup_dir(cleanup_id: str) -> Path:
+    return settings.paths().archives / cleanup_id
+
+
+class FileArchive:
+    """Copies files (from an open descriptor) into one cleanup's archive folder."""
+
+    def __init__(self, cleanup_id: str) -> None:
+        self.folder = cleanup_dir(cleanup_id) / "files"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = cleanup_dir(cleanup_id) / MANIFEST
+        self._manifest = open(self.manifest_path, "a", encoding="utf-8")
+        self._next = sum(1 for _ in open(self.manifest_path, encoding="utf-8"))
+        self.bytes_written = 0
+
+    def add(self, candidate: Candidate, fd: int, info: os.stat_result) -> dict:
+        number = self._next
+        self._next += 1
+        target = self.folder / f"{number:09d}"
+        digest = hashlib.sha256()
+        os.lseek(fd, 0, os.SEEK_SET)
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            while chunk := os.read(fd, CHUNK):
+                digest.update(chunk)
+                os.write(out, chunk)
+            os.fchmod(out, stat_mode(info))
+            os.utime(out, ns=(info.st_atime_ns, info.st_mtime_ns))
+        finally:
+            os.close(out)
+        entry = {"n": number, "archived": target.name, "path": candidate.path, "data_type": candidate.data_type,
+                 "size": info.st_size, "mode": stat_mode(info), "mtime_ns": info.st_mtime_ns,
+                 "atime_ns": info.st_atime_ns, "uid": info.st_uid, "gid": info.st_gid,
+                 "sha256": digest.hexdigest()}
+        self._manifest.write(json.dumps(entry) + "\n")
+        self.bytes_written += info.st_size
+        return entry
+
+    def flush(self) -> None:
+        """Make the manifest durable; called before a batch's originals are unlinked."""
+        self._manifest.flush()
+        os.fsync(self._manifest.fileno())
+
+    def close(self) -> None:
+        self.flush()
+        self._manifest.close()
+
+
+def stat_mode(info: os.stat_result) -> int:
+    return info.st_mode & 0o7777
+
+
+def read_manifest(cleanup_id: str):
+    path = cleanup_dir(cleanup_id) / MANIFEST
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.endswith("\n"):  # a line cut short by a crash is ignored: its original was never unlinked
+                yield json.loads(line)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# -- database rows -------------------------------------------------------------------
+
+REGISTRY = sql.SQL("""
+    CREATE TABLE IF NOT EXISTS cleanops_archive.archive_tables (
+        archive_table text PRIMARY KEY,
+        source_schema text NOT NULL,
+        source_table  text NOT NULL,
+        UNIQUE (source_schema, source_table))""")
+
+
+def archive_table_name(schema: str, table: str) -> str:
+    name = f"{schema}__{table}"
+    if len(name) > 63:
+        name = name[:50] + "_" + hashlib.sha256(name.encode()).hexdigest()[:12]
+    return name
+
+
+def table_columns(conn, schema: str, table: str) -> list[str]:
+    """Columns of a table in order, from the catalog (a raw psycopg connection)."""
+    rows = conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped "
+        "ORDER BY attnum", (sql.Identifier(schema, table).as_string(conn),)).fetchall()
+    return [r[0] for r in rows]
+
+
+def ensure_archive_table(conn, schema: str, table: str) -> tuple[sql.Composed, list[str]]:
+    """The archive table for schema.table (created or widened as needed) and the columns to copy."""
+    conn.execute("CREATE SCHEMA IF NOT EXISTS cleanops_archive")
+    conn.execute(REGISTRY)
+    name = archive_table_name(schema, table)
+    target = sql.Identifier("cleanops_archive", name)
+    source = sql.Identifier(schema, table)
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"cleanops_archive.{name}",))
+    conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {t} AS SELECT ''::text AS _cleanup_id, * FROM {s} WITH NO DATA")
+                 .format(t=target, s=source))
+    conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (_cleanup_id)").format(
+        i=sql.Identifier(f"{name[:50]}_cid"), t=target))
+    conn.execute("INSERT INTO cleanops_archive.archive_tables VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                 (name, schema, table))
+    source_columns = table_columns(conn, schema, table)
+    archived = set(table_columns(conn, "cleanops_archive", name))
+    for column in source_columns:
+        if column not in archived:
+            column_type = conn.execute(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                "AND attname = %s", (source.as_string(conn), column)).fetchone()[0]
+            conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN {c} " + column_type).format(
+                t=target, c=sql.Identifier(column)))
+    return target, source_columns
+
+
+def column_list(columns: list[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+
+
+def raw_connection(engine: sa.Engine):
+    """A psycopg 3 connection from a SQLAlchemy engine, for COPY and psycopg.sql composition."""
+    connection = engine.raw_connection()
+    return connection, connection.driver_connection

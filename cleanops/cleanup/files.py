@@ -1,0 +1,161 @@
+"""Files: find expired files under a policy's roots, and delete one safely.
+
+Like systemd-tmpfiles, the scanner never follows a symbolic link (links are neither
+followed nor deleted), never crosses into another file system, and works on bytes
+paths so names with spaces, newlines or bytes that are not UTF-8 are handled as they are.
+
+Deletion re-opens each file through directory descriptors opened with O_NOFOLLOW from
+the root down, so a folder swapped for a link after the scan cannot redirect it; the
+file is skipped when its size, mtime or inode changed since the scan, or when another
+process holds an flock on it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import fnmatch
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from cleanops.cleanup.models import Candidate
+from cleanops.cleanup.policies import Policy, validate_pattern
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def scan_policy(policy: Policy, cutoff_ns: int) -> Iterator[Candidate]:
+    """Every regular file under the policy's roots that matches a pattern and is older than the cutoff."""
+    patterns = [os.fsencode(validate_pattern(p)) for p in policy.patterns] or [b"*"]
+    for root in policy.expanded_roots():
+        reason = f"older than {policy.retention_days:g} days (mtime before cutoff) under {root}"
+        yield from scan_root(os.fsencode(root), patterns, cutoff_ns, policy.data_type, reason)
+
+
+def scan_root(root: bytes, patterns: list[bytes], cutoff_ns: int, data_type: str, reason: str,
+              owner: str | None = None, match_all_ages: bool = False) -> Iterator[Candidate]:
+    try:
+        root_stat = os.lstat(root)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(root_stat.st_mode):  # a root that is a link (or a file) is never entered
+        return
+    pending = [b""]
+    while pending:
+        relative_dir = pending.pop()
+        try:
+            with os.scandir(os.path.join(root, relative_dir) if relative_dir else root) as entries:
+                listing = sorted(entries, key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        subdirs = []
+        for entry in listing:
+            relative = relative_dir + b"/" + entry.name if relative_dir else entry.name
+            if entry.is_symlink():
+                continue
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                if info.st_dev == root_stat.st_dev:
+                    subdirs.append(relative)
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if not match_all_ages and info.st_mtime_ns >= cutoff_ns:
+                continue
+            if not any(fnmatch.fnmatchcase(relative, p) for p in patterns):
+                continue
+            path = os.fsdecode(os.path.join(root, relative))
+            yield Candidate(data_type=data_type, kind="file", key=path, reason=reason, size=info.st_size,
+                            path=path, root=os.fsdecode(root), mtime_ns=info.st_mtime_ns, ino=info.st_ino,
+                            dev=info.st_dev, owner=owner)
+        pending.extend(reversed(subdirs))
+
+
+class DirectoryHandles:
+    """Directory descriptors opened from a root down with O_NOFOLLOW, cached for the last folder."""
+
+    def __init__(self) -> None:
+        self._key: tuple[bytes, bytes] | None = None
+        self._fd: int | None = None
+
+    def open(self, root: bytes, relative_dir: bytes) -> int:
+        key = (root, relative_dir)
+        if key == self._key and self._fd is not None:
+            return self._fd
+        self.close()
+        fd = os.open(root, DIR_FLAGS)
+        try:
+            for part in relative_dir.split(b"/") if relative_dir else []:
+                next_fd = os.open(part, DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = next_fd
+        except OSError:
+            os.close(fd)
+            raise
+        self._key, self._fd = key, fd
+        return fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        self._key, self._fd = None, None
+
+
+@dataclass
+class FileOutcome:
+    status: str             # deleted | skipped | failed
+    detail: str = ""
+    archived: dict | None = None  # the manifest entry when archived
+
+
+def split(candidate: Candidate) -> tuple[bytes, bytes, bytes]:
+    """(root, folder relative to root, file name) as bytes; refuses a path outside its root."""
+    root = os.fsencode(candidate.root)
+    path = os.fsencode(candidate.path)
+    if not path.startswith(root.rstrip(b"/") + b"/"):
+        raise ValueError(f"{candidate.display} is not under its root")
+    relative = path[len(root.rstrip(b"/")) + 1:]
+    if b".." in relative.split(b"/"):
+        raise ValueError(f"{candidate.display} contains '..'")
+    folder, _, name = relative.rpartition(b"/")
+    return root, folder, name
+
+
+def delete_file(candidate: Candidate, handles: DirectoryHandles, archiver=None) -> FileOutcome:
+    """Archive (optional) then unlink one file, unless it changed or is locked since the scan."""
+    try:
+        root, folder, name = split(candidate)
+        dir_fd = handles.open(root, folder)
+    except FileNotFoundError:
+        return FileOutcome("skipped", "already gone")
+    except (OSError, ValueError) as error:
+        return FileOutcome("failed", f"cannot open its folder without following links: {error}")
+    try:
+        fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return FileOutcome("skipped", "already gone")
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return FileOutcome("skipped", "became a symbolic link after the scan")
+        return FileOutcome("failed", f"cannot open: {error}")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (info.st_ino, info.st_size, info.st_mtime_ns) != \
+                (candidate.ino, candidate.size, candidate.mtime_ns):
+            return FileOutcome("skipped", "modified after the scan")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return FileOutcome("skipped", "locked by another process (flock)")
+        entry = archiver.add(candidate, fd, info) if archiver is not None else None
+        if os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_ino != info.st_ino:
+            return FileOutcome("skipped", "replaced after the scan")
+        os.unlink(name, dir_fd=dir_fd)
+        return FileOutcome("deleted", archived=entry)
+    except OSError as error:
+        return FileOutcome("failed", str(error))
+    finally:
+        os.close(fd)

@@ -1,0 +1,56 @@
+"""Helpers shared by the cleanup tests: unique file policies and aged files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from cleanops.cleanup import policies
+from cleanops.cleanup.models import CleanupOptions
+from cleanops_tests.conftest import unique_id
+
+DAY = 86400
+
+
+def file_policy(warehouse, root: Path, patterns=("*",), days: float = 7, kind: str = "files") -> str:
+    """A fresh files policy over `root`; returns its data type (unique per test)."""
+    data_type = unique_id("files").replace("-", "_")
+    policies.save(warehouse, policies.Policy(data_type=data_type, retention_days=days, kind=kind,
+                                             roots=[str(root)], patterns=list(patterns)), "test")
+    return data_type
+
+
+def make_file(path: Path | bytes, content: bytes = b"data", age_days: float = 30, mode: int = 0o640) -> bytes:
+    raw = os.fsencode(path)
+    os.makedirs(os.path.dirname(raw), exist_ok=True)
+    with open(raw, "wb") as handle:
+        handle.write(content)
+    os.chmod(raw, mode)
+    when = time.time() - age_days * DAY
+    os.utime(raw, (when, when))
+    return raw
+
+
+def options(data_type: str, **kwargs) -> CleanupOptions:
+    kwargs.setdefault("dry_run", False)
+    return CleanupOptions(data_types=[data_type], **kwargs)
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(open(os.fsencode(path), "rb").read()).hexdigest()
+
+
+def snapshot(root: Path) -> dict[bytes, tuple[str, int, int]]:
+    """Every regular file under root (links not followed): sha256, mode, mtime_ns."""
+    found = {}
+    for folder, dirs, names in os.walk(os.fsencode(root)):
+        for name in names:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if os.path.islink(path):
+                found[path] = ("link", os.readlink(path), 0)
+            else:
+                found[path] = (sha256(path), info.st_mode & 0o7777, info.st_mtime_ns)
+    return found
