@@ -138,15 +138,226 @@ class ValidationStep(Strict):
     config: ValidationConfig = Field(default_factory=ValidationConfig)
 
 
-class OtherStep(Open):
-    """anonymization, cleansing, enrichment, aggregation: compiled into dbt models."""
+AnonymizationMethod = Literal["hash_sha256", "hmac_sha256", "mask", "redact", "drop"]
 
+
+class FieldAnonymization(Strict):
+    method: AnonymizationMethod = "hmac_sha256"
+    keep_start: int = Field(1, ge=0, le=4, description="mask: leading characters kept visible")
+
+
+class AnonymizationConfig(Strict):
+    """`fields: {email: hash_sha256}` or `{email: {method: mask, keep_start: 1}}`.
+
+    A bare `true`/`null` method means hmac_sha256: a plain sha256 of an email is reversible by
+    dictionary, so the keyed hash is the default.
+    """
+
+    fields: dict[Identifier, FieldAnonymization] = Field(min_length=1)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _expand_shorthand(cls, fields: Any) -> Any:
+        if not isinstance(fields, dict):
+            return fields
+        return {name: {"method": spec} if isinstance(spec, str) else ({} if spec in (None, True) else spec)
+                for name, spec in fields.items()}
+
+
+class DedupeConfig(Strict):
+    key: list[Identifier] = Field(min_length=1)
+    order_by: Identifier = "_cleanops_loaded_at"
+    keep: Literal["latest", "first"] = "latest"
+
+
+class DateNormalisation(Strict):
+    to: Literal["date", "timestamp"] = "date"
+    format: str | None = Field(None, pattern=r"^[A-Za-z0-9 :\-/.,T]{1,40}$",
+                               description="PostgreSQL to_date/to_timestamp format; default: ISO cast")
+
+
+class CleansingConfig(Strict):
+    trim: list[Identifier] = Field(default_factory=list)
+    null_if_empty: list[Identifier] = Field(default_factory=list)
+    case: dict[Identifier, Literal["upper", "lower", "title"]] = Field(default_factory=dict)
+    dates: dict[Identifier, DateNormalisation] = Field(default_factory=dict)
+    dedupe: DedupeConfig | None = None
+
+    @field_validator("dates", mode="before")
+    @classmethod
+    def _expand_dates(cls, dates: Any) -> Any:
+        if not isinstance(dates, dict):
+            return dates
+        return {name: {"to": spec} if isinstance(spec, str) else spec for name, spec in dates.items()}
+
+
+class Join(Strict):
+    """Exactly one of table / seed / model / source names the right-hand side."""
+
+    table: str | None = Field(None, pattern=TABLE_PATTERN)
+    seed: Identifier | None = None
+    model: Identifier | None = None
+    source: Slug | None = None
+    on: dict[Identifier, Identifier] = Field(min_length=1, description="left column → right column")
+    columns: dict[Identifier, Identifier] = Field(min_length=1, description="new column name → right column")
+    how: Literal["left", "inner"] = "left"
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns_list(cls, columns: Any) -> Any:
+        return {c: c for c in columns} if isinstance(columns, list) else columns
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "Join":
+        named = [v for v in (self.table, self.seed, self.model, self.source) if v]
+        if len(named) != 1:
+            raise ValueError("a join names exactly one of table, seed, model or source")
+        return self
+
+
+class EnrichmentConfig(Strict):
+    joins: list[Join] = Field(default_factory=list)
+    derived: dict[Identifier, str] = Field(default_factory=dict, description="new column → SQL expression")
+
+    @field_validator("joins", mode="before")
+    @classmethod
+    def _single_join(cls, joins: Any) -> Any:
+        return [joins] if isinstance(joins, dict) else joins
+
+    @field_validator("derived")
+    @classmethod
+    def _expressions_safe(cls, derived: dict[str, str]) -> dict[str, str]:
+        from cleanops.transform.expressions import normalise_expression
+
+        return {name: normalise_expression(text, name) for name, text in derived.items()}
+
+
+class Measure(Strict):
+    function: Literal["count", "count_distinct", "sum", "avg", "min", "max"]
+    column: Identifier | None = Field(None, description="omit for count(*)")
+
+    @model_validator(mode="after")
+    def _column_needed(self) -> "Measure":
+        if self.column is None and self.function != "count":
+            raise ValueError(f"{self.function} needs a column")
+        return self
+
+
+class AggregationConfig(Strict):
+    group_by: list[Identifier] = Field(default_factory=list)
+    measures: dict[Identifier, Measure] = Field(min_length=1)
+
+
+class AnonymizationStep(Strict):
     step: int | None = None
-    type: Literal["anonymization", "cleansing", "enrichment", "aggregation"]
-    config: dict[str, Any] = Field(default_factory=dict)
+    type: Literal["anonymization"]
+    config: AnonymizationConfig
 
 
-Transformation = Annotated[Union[ValidationStep, OtherStep], Field(discriminator="type")]
+class CleansingStep(Strict):
+    step: int | None = None
+    type: Literal["cleansing"]
+    config: CleansingConfig = Field(default_factory=CleansingConfig)
+
+
+class EnrichmentStep(Strict):
+    step: int | None = None
+    type: Literal["enrichment"]
+    config: EnrichmentConfig = Field(default_factory=EnrichmentConfig)
+
+
+class AggregationStep(Strict):
+    step: int | None = None
+    type: Literal["aggregation"]
+    config: AggregationConfig
+
+
+# anonymization, cleansing, enrichment, aggregation: compiled into dbt models (cleanops.transform).
+OtherStep = Union[AnonymizationStep, CleansingStep, EnrichmentStep, AggregationStep]
+
+Transformation = Annotated[
+    Union[ValidationStep, AnonymizationStep, CleansingStep, EnrichmentStep, AggregationStep],
+    Field(discriminator="type"),
+]
+
+
+# --- quality ---------------------------------------------------------------------------
+
+QualityRuleType = Literal["row_count", "not_null", "unique", "allowed_values", "regex", "range", "freshness",
+                          "referential_integrity"]
+
+
+class QualityRule(Strict):
+    """One data-quality rule, run by Great Expectations against a table in PostgreSQL.
+
+    `table` says which asset it guards: `staging` (every source's staged table, the default),
+    a source id, or a destination table name.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_:.-]{0,80}$")] | None = None
+    type: QualityRuleType
+    table: str = Field("staging", pattern=r"^[A-Za-z0-9_.-]{1,127}$")
+    severity: Literal["error", "warn"] = "error"
+    column: Identifier | None = None
+    columns: list[Identifier] = Field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    mostly: float = Field(1.0, gt=0, le=1, description="share of rows that must pass")
+    values: list[Any] = Field(default_factory=list)
+    pattern: str | None = None
+    max_age_hours: float | None = Field(None, gt=0)
+    reference_table: str | None = Field(None, pattern=TABLE_PATTERN)
+    reference_column: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _parameters_fit_type(self) -> "QualityRule":
+        needs_column = {"not_null", "allowed_values", "regex", "range", "freshness", "referential_integrity"}
+        if self.type in needs_column and not self.column:
+            raise ValueError(f"a {self.type} rule needs `column`")
+        if self.type == "unique" and not (self.column or self.columns):
+            raise ValueError("a unique rule needs `column` or `columns`")
+        if self.type in ("row_count", "range") and self.min is None and self.max is None:
+            raise ValueError(f"a {self.type} rule needs `min` and/or `max`")
+        if self.type == "allowed_values" and not self.values:
+            raise ValueError("an allowed_values rule needs `values`")
+        if self.type == "regex":
+            if not self.pattern:
+                raise ValueError("a regex rule needs `pattern`")
+            re.compile(self.pattern)
+        if self.type == "freshness" and self.max_age_hours is None:
+            raise ValueError("a freshness rule needs `max_age_hours`")
+        if self.type == "referential_integrity" and not (self.reference_table and self.reference_column):
+            raise ValueError("a referential_integrity rule needs `reference_table` and `reference_column`")
+        return self
+
+    @property
+    def rule_name(self) -> str:
+        if self.name:
+            return self.name
+        target = self.column or "_".join(self.columns)
+        return f"{self.type}_{target}" if target else self.type
+
+
+class QualityConfig(Strict):
+    rules: list[QualityRule] = Field(default_factory=list)
+    validation_rules: Literal["error", "warn", "off"] = Field(
+        "error", description="severity of the checks derived from the validation config")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, value: Any) -> Any:
+        return {"rules": value} if isinstance(value, list) else value
+
+    @field_validator("rules")
+    @classmethod
+    def _names_unique(cls, rules: list[QualityRule]) -> list[QualityRule]:
+        seen: set[tuple[str, str]] = set()
+        for rule in rules:
+            key = (rule.table, rule.rule_name)
+            if key in seen:
+                raise ValueError(f"two quality rules are named {rule.rule_name!r} on {rule.table!r}: add `name`")
+            seen.add(key)
+        return rules
 
 
 # --- the rest of the file --------------------------------------------------------------
@@ -264,7 +475,7 @@ class PipelineSpec(Strict):
     priority: Literal["critical", "high", "medium", "low"] = "medium"
     depends_on: list[Slug] = Field(default_factory=list)
     resources: Resources = Field(default_factory=Resources)
-    quality: dict[str, Any] | list[Any] = Field(default_factory=dict)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     tags: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("data_sources")
