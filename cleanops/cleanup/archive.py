@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -153,7 +154,20 @@ def column_list(columns: list[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
 
 
-def raw_connection(engine: sa.Engine):
-    """A psycopg 3 connection from a SQLAlchemy engine, for COPY and psycopg.sql composition."""
-    connection = engine.raw_connection()
-    return connection, connection.driver_connection
+@contextmanager
+def psycopg_connection(engine: sa.Engine):
+    """A pooled psycopg 3 connection, for COPY and psycopg.sql composition.
+
+    The pool rolls back whatever is open when the connection goes back, so work done
+    outside an explicit `conn.transaction()` block is committed here on success.
+    """
+    pooled = engine.raw_connection()
+    conn = pooled.driver_connection
+    try:
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        pooled.close()

@@ -85,8 +85,7 @@ def write_actions(engine: sa.Engine, cleanup_id: str, options: CleanupOptions, a
     if not actions:
         return
     now = utcnow()
-    raw, conn = archive.raw_connection(engine)
-    try:
+    with archive.psycopg_connection(engine) as conn:
         with conn.transaction(), conn.cursor() as cursor:
             with cursor.copy(f"COPY cleanops.cleanup_audit ({', '.join(AUDIT_COLUMNS)}) FROM STDIN") as copy:
                 for a in actions:
@@ -95,8 +94,6 @@ def write_actions(engine: sa.Engine, cleanup_id: str, options: CleanupOptions, a
                                     c.display, a.size if a.size is not None else c.size, a.action,
                                     a.reason or c.reason, a.archive_location, a.checksum, a.status, a.error,
                                     a.started_at or now, now, options.started_by))
-    finally:
-        raw.close()
 
 
 def history(engine: sa.Engine, limit: int = 20) -> list[dict]:

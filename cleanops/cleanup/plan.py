@@ -206,7 +206,9 @@ def dependency_phase(session: CleanupSession) -> int:
                               if candidate.kind == "run" else f"compute log of run {run_id}, which is kept")
             elif candidate.kind == "staged_batch":
                 if built_at is None:
-                    built_at = downstream_built_at_from_definitions(session.instance)
+                    from cleanops.definitions import build_definitions
+
+                    built_at = downstream_built_at(build_definitions(), session.instance)
                 reason = warehouse.blocked_by_downstream(candidate, built_at)
             if reason:
                 _exclude(out, candidate, reason)
@@ -214,13 +216,12 @@ def dependency_phase(session: CleanupSession) -> int:
     return excluded
 
 
-def downstream_built_at_from_definitions(instance) -> Callable[[str], datetime | None]:
-    """For a staging table, when all the assets downstream of it were last built (min), via the asset graph."""
+def downstream_built_at(defs, instance) -> Callable[[str], datetime | None]:
+    """For a staging table, when all the assets downstream of it were last built (the earliest), via
+    the asset graph of `defs`; None when nothing is downstream (then a later batch suffices)."""
     import dagster as dg
 
-    from cleanops.definitions import build_definitions
-
-    graph = build_definitions().resolve_asset_graph()
+    graph = defs.resolve_asset_graph()
     never = datetime.min.replace(tzinfo=timezone.utc)
 
     def built_at(table: str) -> datetime | None:

@@ -5,6 +5,8 @@ shared sample, shipped in the package so a clone works on its own); what each da
 covers (roots, patterns, run statuses) comes from `COVERAGE` below. Seeding only inserts
 missing rows, so an operator's edits survive upgrades.
 
+For runs, patterns match job names; for staged batches and quarantine, table names.
+
 Roots may use placeholders ({home}, {logs}, {temp}, {landing}, {archives},
 {compute_logs}, {dbt}) so the same policy works in every CLEANOPS_HOME. Patterns are
 globs matched against the path relative to a root (`*` also crosses folders); an

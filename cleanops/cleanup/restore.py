@@ -103,8 +103,7 @@ def _copy_back(source, target: bytes, entry: dict) -> None:
 
 
 def _restore_rows(engine: sa.Engine, cleanup_id: str, report: RestoreReport, order: tuple[str, ...]) -> None:
-    raw, conn = archive.raw_connection(engine)
-    try:
+    with archive.psycopg_connection(engine) as conn:
         if conn.execute("SELECT to_regclass('cleanops_archive.archive_tables')").fetchone()[0] is None:
             return
         tables = conn.execute("SELECT archive_table, source_schema, source_table FROM "
@@ -116,8 +115,6 @@ def _restore_rows(engine: sa.Engine, cleanup_id: str, report: RestoreReport, ord
                 count = _move_back(conn, cleanup_id, archive_table, schema, table)
                 if count:
                     report.rows_restored[f"{schema}.{table}"] = count
-    finally:
-        raw.close()
 
 
 def _move_back(conn, cleanup_id: str, archive_table: str, schema: str, table: str) -> int:

@@ -15,6 +15,7 @@ cleanup remove 20,000 runs far faster than a loop over `instance.delete_run`.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 from collections.abc import Iterable, Iterator
@@ -70,18 +71,21 @@ def protected_run_ids(engine: sa.Engine) -> set[str]:
 
 
 def scan_policy(instance, policy: Policy, cutoff: datetime) -> Iterator[Candidate]:
-    """Terminal runs of the policy's statuses created before the cutoff, oldest pages first."""
+    """Terminal runs of the policy's statuses created before the cutoff whose job matches a pattern."""
     import dagster as dg
 
     statuses = [dg.DagsterRunStatus[s] for s in policy.statuses if s in TERMINAL_STATUSES]
     if not statuses:
         return
+    job_patterns = policy.patterns or ["*"]
     cursor = None
     while True:
         records = instance.get_run_records(
             filters=dg.RunsFilter(statuses=statuses, created_before=cutoff), limit=PAGE, cursor=cursor)
         for record in records:
             run = record.dagster_run
+            if not any(fnmatch.fnmatchcase(run.job_name, p) for p in job_patterns):
+                continue
             created = record.create_timestamp.astimezone(timezone.utc).isoformat()
             yield Candidate(
                 data_type=policy.data_type, kind="run", key=run.run_id,
@@ -118,8 +122,7 @@ def delete_batch(engine: sa.Engine, cleanup_id: str, candidates: list[Candidate]
     wanted = [c.key for c in candidates if c.key not in protected]
     outcome = {c.key: ("skipped", "holds the latest materialization of an asset", 0)
                for c in candidates if c.key in protected}
-    raw, conn = archive.raw_connection(engine)
-    try:
+    with archive.psycopg_connection(engine) as conn:
         with conn.transaction():
             rows = conn.execute(
                 "SELECT run_id, status FROM runs WHERE run_id = ANY(%s) FOR UPDATE",
@@ -145,8 +148,6 @@ def delete_batch(engine: sa.Engine, cleanup_id: str, candidates: list[Candidate]
                 _delete(conn, doomed)
             for run_id in doomed:
                 outcome[run_id] = ("deleted", "", sizes.get(run_id, 0))
-    finally:
-        raw.close()
     return outcome
 
 

@@ -82,12 +82,9 @@ def _verify_rows_gone(session: CleanupSession, result: dict, report: Verificatio
     extra = result["extra"]
     if result["kind"] != "staged_batch":
         return
-    raw, conn = archive.raw_connection(session.warehouse)
-    try:
+    with archive.psycopg_connection(session.warehouse) as conn:
         left = conn.execute(sql.SQL("SELECT count(*) FROM {t} WHERE _cleanops_batch_id = %s").format(
             t=sql.Identifier(extra["schema"], extra["table"])), (extra["batch_id"],)).fetchone()[0]
-    finally:
-        raw.close()
     if left:
         report.problems.append(f"{result['key']}: {left} rows still staged")
 
@@ -106,13 +103,10 @@ def _verify_runs(session: CleanupSession, run_ids: list[str], report: Verificati
 
 
 def _verify_archived_rows(session: CleanupSession, deleted: Counter, report: VerificationReport) -> None:
-    raw, conn = archive.raw_connection(session.warehouse)
-    try:
+    with archive.psycopg_connection(session.warehouse) as conn:
         for (schema, table), rows in deleted.items():
             target = sql.Identifier("cleanops_archive", archive.archive_table_name(schema, table))
             archived = conn.execute(sql.SQL("SELECT count(*) FROM {t} WHERE _cleanup_id = %s").format(t=target),
                                     (session.cleanup_id,)).fetchone()[0]
             if archived < rows:
                 report.problems.append(f"{schema}.{table}: {rows} rows deleted but {archived} archived")
-    finally:
-        raw.close()

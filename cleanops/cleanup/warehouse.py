@@ -15,6 +15,7 @@ is held for long however big the batch.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -28,10 +29,12 @@ from cleanops.cleanup.policies import Policy
 REVIEWED = ("accepted", "replayed")
 
 
-def _tables(conn, schema: str) -> list[str]:
-    return list(conn.scalars(sa.text(
+def _tables(conn, schema: str, patterns: list[str]) -> list[str]:
+    """Tables of a schema whose name matches one of the policy's patterns (all when none)."""
+    names = conn.scalars(sa.text(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = :s AND table_type = 'BASE TABLE' "
-        "ORDER BY table_name"), {"s": schema}))
+        "ORDER BY table_name"), {"s": schema})
+    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns or ["*"])]
 
 
 def _quoted(conn, schema: str, table: str) -> str:
@@ -51,7 +54,7 @@ def staged_batches(engine: sa.Engine, table: str) -> list[tuple[str, datetime, i
 def scan_staged(engine: sa.Engine, policy: Policy, cutoff: datetime) -> Iterator[Candidate]:
     """Every batch loaded before the cutoff except a table's newest (dependencies come later)."""
     with engine.connect() as conn:
-        tables = _tables(conn, "staging")
+        tables = _tables(conn, "staging", policy.patterns)
     for table in tables:
         batches = staged_batches(engine, table)
         if not batches or "_cleanops_batch_id" not in _columns(engine, "staging", table):
@@ -78,7 +81,7 @@ def _columns(engine: sa.Engine, schema: str, table: str) -> set[str]:
 def scan_quarantine(engine: sa.Engine, policy: Policy, cutoff: datetime) -> Iterator[Candidate]:
     """One candidate per quarantine table: its rows reviewed before the cutoff (ids fixed now)."""
     with engine.connect() as conn:
-        for table in _tables(conn, "quarantine"):
+        for table in _tables(conn, "quarantine", policy.patterns):
             if not {"status", "reviewed_at", "quarantine_id"} <= _columns(engine, "quarantine", table):
                 continue
             count, max_id = conn.execute(sa.text(
@@ -116,8 +119,7 @@ def delete_rows(engine: sa.Engine, cleanup_id: str, candidate: Candidate, batch_
         params = {"reviewed": list(REVIEWED), "cutoff": datetime.fromisoformat(candidate.extra["cutoff"]),
                   "max_id": candidate.extra["max_id"]}
     total = 0
-    raw, conn = archive.raw_connection(engine)
-    try:
+    with archive.psycopg_connection(engine) as conn:
         while True:
             with conn.transaction():
                 deleted = _delete_chunk(conn, cleanup_id, schema, table, where, params, batch_size, archive_rows)
@@ -126,8 +128,6 @@ def delete_rows(engine: sa.Engine, cleanup_id: str, candidate: Candidate, batch_
                 on_chunk(deleted)
             if deleted < batch_size:
                 return total
-    finally:
-        raw.close()
 
 
 def _delete_chunk(conn, cleanup_id, schema, table, where, params, batch_size, archive_rows) -> int:

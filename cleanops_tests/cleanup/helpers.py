@@ -54,3 +54,33 @@ def snapshot(root: Path) -> dict[bytes, tuple[str, int, int]]:
             else:
                 found[path] = (sha256(path), info.st_mode & 0o7777, info.st_mtime_ns)
     return found
+
+
+def runs_policy(warehouse, job_pattern: str, statuses=("SUCCESS", "FAILURE"), days: float = 0,
+                keep_last: int = 0) -> str:
+    data_type = unique_id("runs").replace("-", "_")
+    policies.save(warehouse, policies.Policy(data_type=data_type, retention_days=days, kind="runs",
+                                             statuses=list(statuses), patterns=[job_pattern],
+                                             keep_last=keep_last), "test")
+    return data_type
+
+
+def table_policy(warehouse, kind: str, table_pattern: str, days: float = 30) -> str:
+    data_type = unique_id(kind).replace("-", "_")
+    policies.save(warehouse, policies.Policy(data_type=data_type, retention_days=days, kind=kind,
+                                             patterns=[table_pattern]), "test")
+    return data_type
+
+
+def asset_job(name: str, asset_name: str, fail: bool = False):
+    """A one-asset job with a unique name, resolved from its Definitions."""
+    import dagster as dg
+
+    @dg.asset(name=asset_name)
+    def _asset():
+        if fail:
+            raise RuntimeError("planned failure")
+        return 1
+
+    defs = dg.Definitions(assets=[_asset], jobs=[dg.define_asset_job(name, selection=[_asset])])
+    return defs.resolve_job_def(name)
