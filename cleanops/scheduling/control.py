@@ -9,7 +9,6 @@ the project's workspace.yaml (the code location starts in a subprocess for a few
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,9 +35,18 @@ def get_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+@dataclass
+class Workspace:
+    """A loaded workspace: its request context, the CleanOps code location and repository."""
+
+    context: object
+    location: object
+    repo: object
+
+
 @contextmanager
-def remote_repository(instance: dg.DagsterInstance) -> Iterator:
-    """The CleanOps repository as the daemon and UI see it (loaded from workspace.yaml)."""
+def open_workspace(instance: dg.DagsterInstance) -> Iterator[Workspace]:
+    """The CleanOps code location as the daemon and UI see it (loaded from workspace.yaml)."""
     from dagster import __version__
     from dagster._cli.workspace.cli_target import (
         get_code_location_from_workspace,
@@ -46,8 +54,9 @@ def remote_repository(instance: dg.DagsterInstance) -> Iterator:
         get_workspace_from_cli_opts,
     )
 
-    with get_workspace_from_cli_opts(instance, __version__, workspace_opts(), log_level="WARNING") as workspace:
-        yield get_remote_repository_from_code_location(get_code_location_from_workspace(workspace, None), None)
+    with get_workspace_from_cli_opts(instance, __version__, workspace_opts(), log_level="WARNING") as context:
+        location = get_code_location_from_workspace(context, None)
+        yield Workspace(context, location, get_remote_repository_from_code_location(location, None))
 
 
 def workspace_opts():
@@ -74,7 +83,8 @@ def set_running(pipeline_id: str, running: bool, instance: dg.DagsterInstance | 
     pipeline = load_pipelines().by_id(pipeline_id)
     prefix = instigator_prefix(pipeline)
     changes = []
-    with remote_repository(instance) as repo:
+    with open_workspace(instance) as workspace:
+        repo = workspace.repo
         for schedule in repo.get_schedules():
             if schedule.name.startswith(prefix):
                 if running:
@@ -92,27 +102,44 @@ def set_running(pipeline_id: str, running: bool, instance: dg.DagsterInstance | 
     return changes
 
 
-def trigger_run(pipeline_id: str, *, priority: str | None = None, file: str | None = None,
-                instance: dg.DagsterInstance | None = None) -> dg.DagsterRun:
-    """Submit a run of the pipeline's job to the run queue (the daemon starts it, like a schedule would)."""
-    from dagster._cli.job import execute_launch_command
-
-    instance = instance or get_instance()
-    pipeline = load_pipelines().by_id(pipeline_id)
+def run_tags_for(priority: str | None = None) -> dict[str, str]:
     tags = {policy.TRIGGER_TAG: "external"}
     if priority:
         tags.update({"cleanops/priority": priority, "dagster/priority": str(policy.PRIORITY_VALUES[priority])})
-    config = None
-    if file:
-        from cleanops.ingestion.assets import staging_asset_key
-        from cleanops.scheduling.landing import file_arrival_triggers, landing_folder
+    return tags
 
-        triggers = file_arrival_triggers(pipeline)
-        source_id = landing_folder(pipeline, triggers[0]).source.id if triggers else pipeline.spec.data_sources[0].id
-        op_name = staging_asset_key(pipeline.spec.slug, source_id).to_python_identifier()
-        config = json.dumps({"ops": {op_name: {"config": {"file": file}}}})
-    return execute_launch_command(instance=instance, workspace_opts=workspace_opts(),
-                                  job_name=pipeline.spec.slug, tags=json.dumps(tags), config_json=config)
+
+def file_run_config(pipeline: LoadedPipeline, file: str) -> dict:
+    """Run config that makes a file pipeline load exactly `file` (as its sensor does)."""
+    from cleanops.ingestion.assets import staging_asset_key
+    from cleanops.scheduling.landing import file_arrival_triggers, landing_folder
+
+    triggers = file_arrival_triggers(pipeline)
+    source_id = landing_folder(pipeline, triggers[0]).source.id if triggers else pipeline.spec.data_sources[0].id
+    op_name = staging_asset_key(pipeline.spec.slug, source_id).to_python_identifier()
+    return {"ops": {op_name: {"config": {"file": file}}}}
+
+
+def submit_run(instance: dg.DagsterInstance, workspace: Workspace, pipeline: LoadedPipeline,
+               tags: dict[str, str] | None = None, run_config: dict | None = None) -> dg.DagsterRun:
+    """Create a run of the pipeline's job (job tags + `tags`) and put it in the run queue."""
+    from dagster._cli.job import _create_run
+
+    remote_job = workspace.repo.get_full_job(pipeline.spec.slug)
+    run = _create_run(instance=instance, code_location=workspace.location, remote_repo=workspace.repo,
+                      remote_job=remote_job, run_config=run_config or {}, tags=tags or {}, op_selection=None,
+                      run_id=None)
+    return instance.submit_run(run.run_id, workspace.context)
+
+
+def trigger_run(pipeline_id: str, *, priority: str | None = None, file: str | None = None,
+                instance: dg.DagsterInstance | None = None) -> dg.DagsterRun:
+    """Queue a run of the pipeline's job now (the daemon starts it, by priority, like a scheduled run)."""
+    instance = instance or get_instance()
+    pipeline = load_pipelines().by_id(pipeline_id)
+    run_config = file_run_config(pipeline, file) if file else None
+    with open_workspace(instance) as workspace:
+        return submit_run(instance, workspace, pipeline, run_tags_for(priority), run_config)
 
 
 # --- reading schedules without loading the workspace ----------------------------------

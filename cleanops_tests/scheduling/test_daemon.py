@@ -1,0 +1,194 @@
+"""Scheduling on a real `dagster-daemon`: file sensors, priorities, pools, dependencies, pause, cron.
+
+The module shares one daemon (see conftest); each test uses its own pipelines, and the
+cron test comes last so that the minute it may wait for overlaps the tests before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+from dagster._core.scheduler.instigation import InstigatorStatus
+
+from cleanops.pipelines.loader import load_pipelines
+from cleanops.pipelines.schema import to_identifier
+from cleanops.scheduling import control
+from cleanops_tests.scheduling.conftest import CSV_HEADER, PIPELINE_IDS
+
+pytestmark = pytest.mark.timeout(300)
+
+SENSOR_INTERVAL = 5
+
+
+def drop_file(folder: Path, name: str, event_ids: list[int]) -> Path:
+    """Land a CSV the way uploaders should: write under a temporary name, then rename."""
+    body = CSV_HEADER + "".join(f"{i},2024-01-01T00:00:00\n" for i in event_ids)
+    partial = folder / f".{name}.part"
+    partial.write_text(body)
+    target = folder / name
+    partial.rename(target)
+    return target
+
+
+def sha256_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_runs(daemon, name: str) -> list[dg.RunRecord]:
+    return [r for r in daemon.runs_of(PIPELINE_IDS["files"]) if r.dagster_run.tags.get("cleanops/file") == name]
+
+
+def test_a_landed_file_starts_exactly_one_run_and_moves_to_processed(on_daemon):
+    landed_at = time.time()
+    path = drop_file(on_daemon.landing, "single.csv", [1, 2, 3])
+
+    runs = on_daemon.wait_for(lambda: file_runs(on_daemon, "single.csv"), 3 * SENSOR_INTERVAL + 10,
+                              "a run for single.csv")
+    assert runs[0].create_timestamp.timestamp() - landed_at < 2 * SENSOR_INTERVAL + 5
+    on_daemon.wait_for(lambda: file_runs(on_daemon, "single.csv")[0].dagster_run.is_finished, 90, "the run to end")
+    time.sleep(2 * SENSOR_INTERVAL)  # two more sensor ticks: still one run
+
+    runs = file_runs(on_daemon, "single.csv")
+    assert len(runs) == 1
+    assert runs[0].dagster_run.status == dg.DagsterRunStatus.SUCCESS
+    assert not path.exists()
+    assert (on_daemon.landing / "processed" / "single.csv").exists()
+
+
+def test_the_same_file_dropped_again_does_not_run_again(on_daemon):
+    drop_file(on_daemon.landing, "repeat.csv", [10, 11])
+    on_daemon.wait_for(lambda: [r for r in file_runs(on_daemon, "repeat.csv") if r.dagster_run.is_finished],
+                       90, "the first run of repeat.csv")
+    assert (on_daemon.landing / "processed" / "repeat.csv").exists()
+
+    again = drop_file(on_daemon.landing, "repeat.csv", [10, 11])
+    time.sleep(3 * SENSOR_INTERVAL)
+
+    assert len(file_runs(on_daemon, "repeat.csv")) == 1
+    assert again.exists()  # left for a person to look at, never loaded twice
+
+
+def test_a_burst_of_twenty_files_is_loaded_once_each(on_daemon, warehouse):
+    names = [f"burst-{n:02d}.csv" for n in range(20)]
+    for n, name in enumerate(names):
+        drop_file(on_daemon.landing, name, [1000 + 10 * n, 1001 + 10 * n])
+
+    def all_finished():
+        runs = [r for name in names for r in file_runs(on_daemon, name)]
+        return runs if len(runs) >= 20 and all(r.dagster_run.is_finished for r in runs) else None
+
+    runs = on_daemon.wait_for(all_finished, 180, "20 finished runs")
+
+    assert sorted(r.dagster_run.tags["cleanops/file"] for r in runs) == names
+    assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    assert all((on_daemon.landing / "processed" / name).exists() for name in names)
+    run_ids = [r.dagster_run.run_id for r in runs]
+    with warehouse.connect() as conn:
+        loaded = conn.execute(sa.text(
+            "SELECT path, run_id FROM cleanops.loaded_files WHERE pipeline_id = :p AND run_id = ANY(:runs)"),
+            {"p": PIPELINE_IDS["files"], "runs": run_ids}).all()
+        table = f"staging.{to_identifier(PIPELINE_IDS['files'])}__events"
+        staged = conn.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE event_id >= 1000"))
+    assert sorted(Path(path).name for path, _ in loaded) == names
+    assert len({run_id for _, run_id in loaded}) == 20
+    assert staged == 40
+
+
+def _pipeline(pipeline_id: str):
+    return load_pipelines().by_id(pipeline_id)
+
+
+def test_a_queued_critical_run_starts_before_earlier_low_ones(on_daemon):
+    instance = on_daemon.instance
+    low, critical = _pipeline(PIPELINE_IDS["low"]), _pipeline(PIPELINE_IDS["critical"])
+    with control.open_workspace(instance) as workspace:
+        lows = [control.submit_run(instance, workspace, low) for _ in range(3)]
+        urgent = control.submit_run(instance, workspace, critical)
+    still_queued = [run.run_id for run in lows
+                    if instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.QUEUED]
+    assert still_queued, "every low run had started already: nothing to overtake"
+
+    on_daemon.finished_runs(PIPELINE_IDS["low"], 3, 120)
+    on_daemon.finished_runs(PIPELINE_IDS["critical"], 1, 60)
+    started = {record.dagster_run.run_id: record.start_time
+               for record in instance.get_run_records(dg.RunsFilter(run_ids=[*still_queued, urgent.run_id]))}
+    assert urgent.tags["dagster/priority"] == "2" and lows[0].tags["dagster/priority"] == "-1"
+    assert all(started[urgent.run_id] < started[run_id] for run_id in still_queued)
+
+
+def test_two_pipelines_sharing_a_destination_never_overlap(on_daemon):
+    instance = on_daemon.instance
+    a, b = _pipeline(PIPELINE_IDS["shared-a"]), _pipeline(PIPELINE_IDS["shared-b"])
+    with control.open_workspace(instance) as workspace:
+        for pipeline in (a, b, a, b):
+            control.submit_run(instance, workspace, pipeline)
+
+    records = on_daemon.finished_runs(PIPELINE_IDS["shared-a"], 2, 120) + \
+        on_daemon.finished_runs(PIPELINE_IDS["shared-b"], 2, 120)
+    spans = sorted((r.start_time, r.end_time) for r in records)
+    assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
+    assert {r.dagster_run.tags["cleanops/destination"] for r in records} == {f"analytics-dw.both_{PIPELINE_IDS['shared-a'][-6:]}"}
+    for (_, first_end), (second_start, _) in zip(spans, spans[1:]):
+        assert first_end <= second_start
+
+
+def test_downstream_runs_after_upstream_succeeds_and_not_after_it_fails(on_daemon):
+    upstream, downstream = PIPELINE_IDS["upstream"], PIPELINE_IDS["downstream"]
+    control.trigger_run(upstream, instance=on_daemon.instance)  # upstream.csv is missing: this run fails
+    failed = on_daemon.finished_runs(upstream, 1, 90)[0]
+    assert failed.dagster_run.status == dg.DagsterRunStatus.FAILURE
+    time.sleep(15)  # three dependency-sensor intervals
+    assert on_daemon.runs_of(downstream) == []
+
+    (on_daemon.pipelines_dir / "upstream.csv").write_text(CSV_HEADER + "7,2024-01-02T00:00:00\n")
+    control.trigger_run(upstream, instance=on_daemon.instance)
+    succeeded = [r for r in on_daemon.finished_runs(upstream, 2, 90)
+                 if r.dagster_run.status == dg.DagsterRunStatus.SUCCESS]
+    assert len(succeeded) == 1
+
+    down = on_daemon.finished_runs(downstream, 1, 90)
+    assert len(down) == 1
+    assert down[0].dagster_run.status == dg.DagsterRunStatus.SUCCESS
+    assert down[0].dagster_run.tags["cleanops/trigger"] == "depends_on"
+    assert down[0].start_time >= succeeded[0].end_time
+
+
+def test_pause_stops_schedule_and_sensors_and_resume_restarts_them(on_daemon):
+    instance = on_daemon.instance
+    files_id, cron_id = PIPELINE_IDS["files"], PIPELINE_IDS["cron"]
+    try:
+        changes = control.set_running(files_id, False, instance) + control.set_running(cron_id, False, instance)
+        assert {(c.name, c.status) for c in changes} == {
+            (f"{to_identifier(files_id)}__file_arrival", "stopped"), (f"{to_identifier(cron_id)}__schedule", "stopped")}
+        statuses = control.stored_statuses(instance)
+        assert statuses[f"{to_identifier(cron_id)}__schedule"] == InstigatorStatus.STOPPED
+
+        drop_file(on_daemon.landing, "while-paused.csv", [5000])
+        time.sleep(3 * SENSOR_INTERVAL)
+        assert file_runs(on_daemon, "while-paused.csv") == []
+    finally:
+        control.set_running(files_id, True, instance)
+        control.set_running(cron_id, True, instance)
+
+    assert control.stored_statuses(instance)[f"{to_identifier(cron_id)}__schedule"] == InstigatorStatus.RUNNING
+    runs = on_daemon.wait_for(lambda: file_runs(on_daemon, "while-paused.csv"), 4 * SENSOR_INTERVAL + 10,
+                              "a run once resumed")
+    assert len(runs) == 1
+
+
+def test_a_cron_schedule_fires_on_the_daemon(on_daemon):
+    """`* * * * *` in Asia/Kolkata: the next minute boundary, at most about 60 s away."""
+    cron_id = PIPELINE_IDS["cron"]
+    runs = on_daemon.wait_for(lambda: on_daemon.runs_of(cron_id), 90, "the schedule's first run", poll=1)
+    run = runs[-1].dagster_run
+    assert run.tags["dagster/schedule_name"] == f"{to_identifier(cron_id)}__schedule"
+    assert run.tags["cleanops/trigger"] == "schedule"
+    scheduled = run.tags.get("dagster/scheduled_execution_time")
+    assert scheduled and ":00+05:30" in scheduled
+    finished = on_daemon.finished_runs(cron_id, 1, 90)
+    assert finished[0].dagster_run.status == dg.DagsterRunStatus.SUCCESS
