@@ -1,14 +1,14 @@
 """dbt models as Dagster assets, built from the prepared manifest (no dbt parse here)."""
 
-
-
 import logging
 
 import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from cleanops.db import connection
 from cleanops.pipelines.loader import LoadResult
+from cleanops.quality import history
 from cleanops.transform import models, project
 from cleanops.transform.translator import CleanOpsTranslator
 
@@ -16,14 +16,41 @@ logger = logging.getLogger("cleanops")
 DBT_ASSETS_NAME = "cleanops_dbt_models"
 
 
-def build_dbt_assets(hmac_required: bool) -> dg.AssetsDefinition:
+def _dbt_test_row(context: AssetExecutionContext, event: dg.AssetCheckResult, pipeline_ids: dict[str, str]):
+    slug = context.assets_def.group_names_by_key.get(event.asset_key)
+    if slug not in pipeline_ids:
+        return None
+    failed = event.metadata.get("dagster_dbt/failed_row_count")
+    return history.ResultRow(
+        pipeline_id=pipeline_ids[slug], asset_key=event.asset_key.to_user_string(), rule_name=event.check_name,
+        rule_type="dbt_test", engine="dbt", success=event.passed, run_id=context.run_id,
+        severity="warn" if event.severity == dg.AssetCheckSeverity.WARN else "error",
+        unexpected_count=getattr(failed, "value", None), observed_value=getattr(failed, "value", None))
+
+
+def record_dbt_tests(events, context: AssetExecutionContext, pipeline_ids: dict[str, str]):
+    """Pass dbt's events through, keeping each test result in the quality history as well."""
+    rows = []
+    try:
+        for event in events:
+            if isinstance(event, dg.AssetCheckResult):
+                row = _dbt_test_row(context, event, pipeline_ids)
+                if row:
+                    rows.append(row)
+            yield event
+    finally:
+        history.record(connection.warehouse_engine(), rows)
+
+
+def build_dbt_assets(hmac_required: bool, pipeline_ids: dict[str, str]) -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path(), project=project.dbt_project(),
                 dagster_dbt_translator=CleanOpsTranslator(), name=DBT_ASSETS_NAME)
     def cleanops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
         """`dbt build` of the selected models; their tests report as asset checks."""
         with project.hmac_session_settings(required=hmac_required):
             invocation = dbt.cli(["build"], context=context)
-        yield from invocation.stream().fetch_column_metadata(with_column_lineage=True)
+        events = invocation.stream().fetch_column_metadata(with_column_lineage=True)
+        yield from record_dbt_tests(events, context, pipeline_ids)
 
     return cleanops_dbt_models
 
@@ -37,4 +64,5 @@ def build(result: LoadResult) -> dg.Definitions:
         logger.warning("the dbt manifest was prepared from other pipeline files: run "
                        "`python -m cleanops.transform.prepare` to include the latest transformations")
     hmac_required = bool(models.pipelines_using_hmac(result.pipelines))
-    return dg.Definitions(assets=[build_dbt_assets(hmac_required)], resources={"dbt": project.dbt_resource()})
+    pipeline_ids = {p.spec.slug: p.spec.pipeline_id for p in result.pipelines}
+    return dg.Definitions(assets=[build_dbt_assets(hmac_required, pipeline_ids)], resources={"dbt": project.dbt_resource()})
