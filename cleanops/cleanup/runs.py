@@ -3,8 +3,9 @@
 Runs are chosen through the instance API (`get_run_records` with a status and
 `created_before` filter), so only SUCCESS, FAILURE or CANCELED runs are ever seen: never a
 queued, starting or running one. A run that holds the latest materialization of an asset
-or of an asset partition is kept, so the UI and the asset graph never lose their
-current state.
+or of an asset partition is kept, and so is the latest run that targeted an asset
+(`asset_keys.last_run_id`, possibly a failed one), so the UI and the asset graph never
+lose their current state.
 
 Deletion is set-based, in the instance database, one transaction per batch: the rows of
 `runs`, `run_tags`, `event_logs`, `asset_event_tags` and `asset_check_executions` are
