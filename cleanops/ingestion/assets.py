@@ -42,6 +42,7 @@ def report_metadata(report: LoadReport) -> dict[str, dg.MetadataValue]:
         "table": dg.MetadataValue.text(report.table),
         "steps": dg.MetadataValue.json(report.steps),
         "peak_rss_mb": dg.MetadataValue.float(report.peak_rss_mb),
+        "load_seconds": dg.MetadataValue.float(round((report.completed_at - report.started_at).total_seconds(), 3)),
         "dagster/row_count": dg.MetadataValue.int(counts.records_staged),
     }
     for code, count in counts.rejected_by_code.items():

@@ -126,9 +126,9 @@ class Stager:
             self.conn.execute(sql.SQL("""
                 CREATE TABLE IF NOT EXISTS {t} (
                     {cols},
-                    _cleanops_batch_id text NOT NULL,
-                    _cleanops_source text NOT NULL,
-                    _cleanops_origin text,
+                    _cleanops_batch_id text NOT NULL DEFAULT current_setting('cleanops.batch_id', true),
+                    _cleanops_source text NOT NULL DEFAULT current_setting('cleanops.source_id', true),
+                    _cleanops_origin text DEFAULT current_setting('cleanops.origin', true),
                     _cleanops_row_number bigint,
                     _cleanops_loaded_at timestamptz NOT NULL DEFAULT now()
                 )""").format(t=self.staging, cols=sql.SQL(", ").join(definitions)))
@@ -156,14 +156,15 @@ class Stager:
             self._quarantine(chunk.rejected)
 
     def _copy_valid(self, batch: pa.RecordBatch, row_numbers: pa.Array, origin: str) -> None:
+        # Batch id, source and origin are the same for every row of the chunk: they come from
+        # column defaults reading transaction-local settings, so COPY does not carry them per row.
         n = batch.num_rows
-        table = pa.Table.from_batches([batch]).append_column("_cleanops_batch_id", pa.repeat(self.batch_id, n)) \
-            .append_column("_cleanops_source", pa.repeat(self.source_id, n)) \
-            .append_column("_cleanops_origin", pa.repeat(origin, n)) \
-            .append_column("_cleanops_row_number", row_numbers.cast(pa.int64()))
+        self.conn.execute("SELECT set_config('cleanops.batch_id', %s, true), set_config('cleanops.source_id', %s, true),"
+                          " set_config('cleanops.origin', %s, true)", (self.batch_id, self.source_id, origin))
+        table = pa.Table.from_batches([batch]).append_column("_cleanops_row_number", row_numbers.cast(pa.int64()))
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False))
-        payload = buffer.getvalue()
+        payload = buffer.getbuffer()  # no copy of the CSV text
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.schema.names)
         with self.conn.cursor() as cursor:
             with cursor.copy(sql.SQL("COPY {t} ({c}) FROM STDIN WITH (FORMAT csv)").format(

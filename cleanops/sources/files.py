@@ -30,7 +30,7 @@ from cleanops.sources.base import (
     normalise_column_names,
 )
 
-CSV_BLOCK_BYTES = 8 << 20
+CSV_BLOCK_BYTES = 2 << 20  # ~25k rows a chunk: small enough to keep memory flat
 
 
 def resolve_files(source: FileSource, base_dir: Path) -> list[Path]:
