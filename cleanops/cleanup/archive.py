@@ -67,14 +67,41 @@ class FileArchive:
         self.bytes_written += info.st_size
         return entry
 
-    def flush(self) -> None:
-        """Make the manifest durable; called before a batch's originals are unlinked."""
+    def sync(self) -> None:
+        """Make the batch's copies and manifest lines durable before its originals are unlinked."""
         self._manifest.flush()
         os.fsync(self._manifest.fileno())
+        _syncfs(self.folder)
+
+    flush = sync
 
     def close(self) -> None:
         self.flush()
         self._manifest.close()
+
+
+def _syncfs(folder: Path) -> None:
+    """Flush the archive's file system once per batch (syncfs), cheaper than an fsync per file."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _LIBC is not None and _LIBC.syncfs(fd) == 0:
+            return
+        os.sync()
+    finally:
+        os.close(fd)
+
+
+def _load_libc():
+    try:
+        import ctypes
+        import ctypes.util
+
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
 
 
 def stat_mode(info: os.stat_result) -> int:

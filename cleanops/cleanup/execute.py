@@ -68,12 +68,12 @@ class Executor:
         self.progress = progress
         self.totals = ExecutionTotals()
         self.archiver = FileArchive(session.cleanup_id) if self.options.archive else None
-        self.handles = files.DirectoryHandles()
         self.deleted_runs: set[str] = set()
         self.kept_runs: set[str] = set()
         self._protected: set[str] | None = None
 
     def run(self) -> ExecutionTotals:
+        _raise_open_file_limit(2 * self.options.batch_size + 64)
         throttle = float(os.environ.get("CLEANOPS_CLEANUP_RATE_LIMIT") or self.options.rate_limit or 0)
         try:
             with open(self.session.path(RESULTS), "a", encoding="utf-8") as results:
@@ -89,7 +89,6 @@ class Executor:
                     if throttle:
                         time.sleep(max(0.0, len(batch) / throttle - (time.monotonic() - started)))
         finally:
-            self.handles.close()
             if self.archiver:
                 self.archiver.close()
                 self.totals.archive_bytes = self.archiver.bytes_written
@@ -115,28 +114,33 @@ class Executor:
     # -- files ---------------------------------------------------------------------------
 
     def _files(self, batch: list[Candidate]) -> list[AuditAction]:
-        actions = []
+        started = utcnow()
+        actions: list[AuditAction | None] = []
+        deletable = []
         for candidate in batch:
-            started = utcnow()
             if candidate.owner and candidate.owner not in self.deleted_runs and self._run_exists(candidate.owner):
-                actions.append(AuditAction(candidate, "skipped", "skipped", error=None,
-                                           reason=f"its run {candidate.owner} was kept", size=0, started_at=started))
-                continue
-            outcome = files.delete_file(candidate, self.handles, self.archiver)
-            if outcome.status == "deleted":
-                self.totals.files_removed += 1
-                entry = outcome.archived or {}
-                location = str(self.archiver.folder / entry["archived"]) if entry else None
-                actions.append(AuditAction(candidate, "deleted", "ok", archive_location=location,
-                                           checksum=entry.get("sha256"), started_at=started))
+                actions.append(AuditAction(candidate, "skipped", "skipped", reason=f"its run {candidate.owner} was kept",
+                                           size=0, started_at=started))
             else:
-                actions.append(AuditAction(candidate, outcome.status, outcome.status, reason=outcome.detail,
-                                           error=outcome.detail if outcome.status == "failed" else None, size=0,
-                                           started_at=started))
-        if self.archiver:
-            self.archiver.flush()
+                actions.append(None)
+                deletable.append(candidate)
+        outcomes = iter(files.delete_batch(deletable, self.archiver))
+        for index, candidate in enumerate(batch):
+            if actions[index] is None:
+                actions[index] = self._file_action(candidate, next(outcomes), started)
         self.totals.batches.append(len(batch))
         return actions
+
+    def _file_action(self, candidate: Candidate, outcome: files.FileOutcome, started) -> AuditAction:
+        if outcome.status != "deleted":
+            return AuditAction(candidate, outcome.status, outcome.status, reason=outcome.detail,
+                               error=outcome.detail if outcome.status == "failed" else None, size=0,
+                               started_at=started)
+        self.totals.files_removed += 1
+        entry = outcome.archived or {}
+        location = str(self.archiver.folder / entry["archived"]) if entry else None
+        return AuditAction(candidate, "deleted", "ok", archive_location=location, checksum=entry.get("sha256"),
+                           started_at=started)
 
     def _run_exists(self, run_id: str) -> bool:
         if run_id in self.kept_runs:
@@ -233,6 +237,16 @@ def purge_archive(session: CleanupSession, cleanup_id: str) -> None:
     with session.warehouse.begin() as conn:
         conn.execute(sa.text("UPDATE cleanops.cleanup_runs SET archive_expired_at = now() WHERE cleanup_id = :id"),
                      {"id": cleanup_id})
+
+
+def _raise_open_file_limit(needed: int) -> None:
+    """A file batch keeps its files open (and locked) until the archive is durable."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard) if hard != resource.RLIM_INFINITY else needed,
+                                                    hard))
 
 
 def _result(action: AuditAction) -> dict:

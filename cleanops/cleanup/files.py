@@ -75,17 +75,15 @@ def scan_root(root: bytes, patterns: list[bytes], cutoff_ns: int, data_type: str
 
 
 class DirectoryHandles:
-    """Directory descriptors opened from a root down with O_NOFOLLOW, cached for the last folder."""
+    """Directory descriptors opened from a root down with O_NOFOLLOW, kept for one batch."""
 
     def __init__(self) -> None:
-        self._key: tuple[bytes, bytes] | None = None
-        self._fd: int | None = None
+        self._open: dict[tuple[bytes, bytes], int] = {}
 
     def open(self, root: bytes, relative_dir: bytes) -> int:
         key = (root, relative_dir)
-        if key == self._key and self._fd is not None:
-            return self._fd
-        self.close()
+        if key in self._open:
+            return self._open[key]
         fd = os.open(root, DIR_FLAGS)
         try:
             for part in relative_dir.split(b"/") if relative_dir else []:
@@ -95,13 +93,13 @@ class DirectoryHandles:
         except OSError:
             os.close(fd)
             raise
-        self._key, self._fd = key, fd
+        self._open[key] = fd
         return fd
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-        self._key, self._fd = None, None
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
 
 
 @dataclass
@@ -109,6 +107,18 @@ class FileOutcome:
     status: str             # deleted | skipped | failed
     detail: str = ""
     archived: dict | None = None  # the manifest entry when archived
+
+
+@dataclass
+class HeldFile:
+    """A file checked against the scan, opened and flock-ed, ready to unlink."""
+
+    candidate: Candidate
+    dir_fd: int
+    name: bytes
+    fd: int
+    ino: int
+    archived: dict | None = None
 
 
 def split(candidate: Candidate) -> tuple[bytes, bytes, bytes]:
@@ -124,8 +134,8 @@ def split(candidate: Candidate) -> tuple[bytes, bytes, bytes]:
     return root, folder, name
 
 
-def delete_file(candidate: Candidate, handles: DirectoryHandles, archiver=None) -> FileOutcome:
-    """Archive (optional) then unlink one file, unless it changed or is locked since the scan."""
+def hold(candidate: Candidate, handles: DirectoryHandles, archiver=None) -> HeldFile | FileOutcome:
+    """Open, re-check and lock one file, and archive it; the caller unlinks it once the archive is durable."""
     try:
         root, folder, name = split(candidate)
         dir_fd = handles.open(root, folder)
@@ -145,17 +155,43 @@ def delete_file(candidate: Candidate, handles: DirectoryHandles, archiver=None) 
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or (info.st_ino, info.st_size, info.st_mtime_ns) != \
                 (candidate.ino, candidate.size, candidate.mtime_ns):
+            os.close(fd)
             return FileOutcome("skipped", "modified after the scan")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             return FileOutcome("skipped", "locked by another process (flock)")
         entry = archiver.add(candidate, fd, info) if archiver is not None else None
-        if os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_ino != info.st_ino:
+        return HeldFile(candidate, dir_fd, name, fd, info.st_ino, entry)
+    except OSError as error:
+        os.close(fd)
+        return FileOutcome("failed", str(error))
+
+
+def unlink_held(held: HeldFile) -> FileOutcome:
+    """Unlink a held file if its name still points at the inode we checked; always releases it."""
+    try:
+        if os.stat(held.name, dir_fd=held.dir_fd, follow_symlinks=False).st_ino != held.ino:
             return FileOutcome("skipped", "replaced after the scan")
-        os.unlink(name, dir_fd=dir_fd)
-        return FileOutcome("deleted", archived=entry)
+        os.unlink(held.name, dir_fd=held.dir_fd)
+        return FileOutcome("deleted", archived=held.archived)
+    except FileNotFoundError:
+        return FileOutcome("skipped", "already gone")
     except OSError as error:
         return FileOutcome("failed", str(error))
     finally:
-        os.close(fd)
+        os.close(held.fd)
+
+
+def delete_batch(candidates: list[Candidate], archiver=None) -> list[FileOutcome]:
+    """Hold every file of the batch, make the archive durable, then unlink: a crash at any
+    point leaves each file either in place or archived and listed in the manifest."""
+    handles = DirectoryHandles()
+    try:
+        held = [hold(c, handles, archiver) for c in candidates]
+        if archiver is not None:
+            archiver.sync()
+        return [unlink_held(h) if isinstance(h, HeldFile) else h for h in held]
+    finally:
+        handles.close()
