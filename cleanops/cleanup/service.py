@@ -128,8 +128,12 @@ def finish(session: plan.CleanupSession, result: CleanupResult) -> None:
 def run_cleanup(warehouse: sa.Engine, options: CleanupOptions, *, list_limit: int | None = 200,
                 progress_factory: Callable[[int], Callable[[int], None]] | None = None,
                 downstream_built_at: Callable[[str], datetime | None] | None = None,
-                instance=None) -> CleanupResult:
-    """Every phase under the advisory lock; returns the result (status failed on any failed action)."""
+                instance=None, confirm: Callable[[CleanupResult], bool] | None = None) -> CleanupResult:
+    """Every phase under the advisory lock; returns the result (status failed on any failed action).
+
+    `confirm`, when given, is asked after the analysis (with the candidate count) and
+    before anything is deleted; answering no ends the cleanup as `cancelled`.
+    """
     with cleanup_lock(warehouse):
         interrupted = audit.mark_interrupted(warehouse, options)
         session = start(warehouse, options, downstream_built_at)
@@ -143,6 +147,11 @@ def run_cleanup(warehouse: sa.Engine, options: CleanupOptions, *, list_limit: in
             else:
                 total = sum(1 for _ in plan.planned(session))
                 result.candidate_count = total
+                if confirm is not None and not confirm(result):
+                    result.status = "cancelled"
+                    audit.finish_run(warehouse, session.cleanup_id, "cancelled", {"found": result.found})
+                    plan.remove_work_dir(session)
+                    return result
                 safe_deletion(session, result, progress_factory(total) if progress_factory else None)
                 verification(session, result)
             finish(session, result)
