@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP)
 
+# The seed pipeline reads `prod-user-db`: a sample database on the CleanOps server.
+SAMPLE_SOURCE = CLEANOPS_CONN_PROD_USER_DB="$$($(BIN)/python -m cleanops.samples.prepare --print-url)"
+
 run: install
 	$(BIN)/cleanops db start
-	$(BIN)/python -m cleanops.samples.prepare
 	$(BIN)/cleanops pipelines validate
-	$(BIN)/cleanops pipelines run user-data-etl-001
+	$(SAMPLE_SOURCE) $(BIN)/cleanops pipelines run user-data-etl-001
 	$(BIN)/cleanops pipelines run orders-csv-001
 
 test: install
@@ -30,7 +32,7 @@ test: install
 	  CLEANOPS_TEST_TARGET=server $(BIN)/python -m pytest -v -p no:cacheprovider -m server_matrix $(PYTEST_ARGS); fi
 
 dev: install
-	$(BIN)/cleanops dev
+	$(SAMPLE_SOURCE) $(BIN)/cleanops dev
 
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -137,6 +137,7 @@ class Validator:
         normalised = {name: batch.column(name) for name in batch.schema.names}
         for name in self.typed_columns:
             normalised[name] = _blank_to_null(normalised[name])
+        self._check_nul_bytes(batch, failures)
         self._check_required(batch, failures)
         self._check_types(normalised, failures)
         self._check_patterns(normalised, failures)
@@ -151,6 +152,12 @@ class Validator:
         for name in missing:
             batch = batch.append_column(name, pa.nulls(batch.num_rows, pa.string()))
         return batch
+
+    def _check_nul_bytes(self, batch: pa.RecordBatch, failures: _Failures) -> None:
+        """PostgreSQL text cannot hold NUL; such a row is quarantined, not a failed COPY."""
+        for name in batch.schema.names:
+            failures.record(pc.match_substring(batch.column(name), "\x00"), "INVALID_ENCODING", name,
+                            lambda v, n=name: f"{n}: contains a NUL byte", None)
 
     def _check_required(self, batch: pa.RecordBatch, failures: _Failures) -> None:
         for name in self.config.required_fields:

@@ -68,3 +68,7 @@ def test_rejected_rows_keep_the_original_values():
         _chunk(a=[" 12 ", "1 2"]))
     assert result.valid.column("a").to_pylist() == ["12"]
     assert result.rejected[0].raw == {"a": "1 2"}
+
+
+def test_nul_bytes_are_quarantined_not_a_failed_copy():
+    assert _codes({}, a=["ok", "bad\x00value"]) == [None, "INVALID_ENCODING"]
