@@ -68,8 +68,21 @@ def write_generated_models(result: LoadResult, folder: Path | None = None) -> di
     return files
 
 
+def profile_environment() -> None:
+    """The connection variables dbt's profile reads, without starting or creating anything.
+
+    dbt keeps its partial-parse cache only while the rendered profile is unchanged, so the
+    parse at prepare time must see the same values as the runs later do.
+    """
+    from cleanops.db import connection
+
+    for name, value in connection.export_environment(connection.configured_target()).items():
+        os.environ.setdefault(name, value)
+
+
 def prepare(result: LoadResult) -> Path:
     """Generate the models and parse the project; returns the manifest path."""
+    profile_environment()
     files = write_generated_models(result)
     project = dbt_project()
     invocation = DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
