@@ -47,7 +47,7 @@ class Candidate:
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps({name: getattr(self, name) for name in _CANDIDATE_FIELDS}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, line: str) -> "Candidate":
@@ -59,6 +59,9 @@ class Candidate:
         if self.path is None:
             return self.key
         return os.fsencode(self.path).decode("utf-8", "backslashreplace").replace("\n", "\\n")
+
+
+_CANDIDATE_FIELDS = tuple(Candidate.__dataclass_fields__)
 
 
 @dataclass

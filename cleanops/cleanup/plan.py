@@ -158,9 +158,15 @@ def scan_archives(session: CleanupSession, policy: policies.Policy, cutoff: date
 # -- phase 2: retention check -------------------------------------------------------------
 
 def retention_phase(session: CleanupSession) -> int:
-    """Apply keep-last rules (runs: the newest N runs of each job) and re-check file ages."""
-    keep_last = {p.data_type: p.keep_last for p in policies.selected(session.warehouse, session.options)}
-    cutoffs = {p.data_type: p.cutoff(session.options) for p in policies.selected(session.warehouse, session.options)}
+    """Apply keep-last rules (runs: the newest N runs of each job, and their compute logs).
+
+    Ages were applied by the scanners (the cutoff is part of each scan), so without a
+    keep-last rule there is nothing to re-read.
+    """
+    keep_last = {p.data_type: p.keep_last for p in policies.selected(session.warehouse, session.options)
+                 if p.keep_last}
+    if not keep_last:
+        return 0
     seen: Counter = Counter()
     kept_runs: set[str] = set()
     excluded = 0
@@ -175,9 +181,6 @@ def retention_phase(session: CleanupSession) -> int:
                     kept_runs.add(candidate.key)
             elif candidate.owner and candidate.owner in kept_runs:
                 reason = f"compute log of run {candidate.owner}, which is kept"
-            elif candidate.kind == "file" and not candidate.owner and candidate.data_type in cutoffs and \
-                    candidate.mtime_ns >= cutoffs[candidate.data_type].timestamp() * 1e9:
-                reason = "not older than its retention period"
             if reason:
                 _exclude(out, candidate, reason)
                 excluded += 1
@@ -188,6 +191,9 @@ def retention_phase(session: CleanupSession) -> int:
 
 def dependency_phase(session: CleanupSession) -> int:
     """Keep runs holding a latest materialization (and their logs) and batches still needed downstream."""
+    kinds = {p.kind for p in policies.selected(session.warehouse, session.options)}
+    if not kinds & {"runs", "staged_batches"}:
+        return 0  # files, quarantine rows and old archives depend on nothing
     already = read_excluded(session)
     protected: set[str] | None = None
     built_at = session.downstream_built_at

@@ -109,8 +109,8 @@ def safe_deletion(session: plan.CleanupSession, result: CleanupResult,
     result.totals = Executor(session, progress).run()
 
 
-def verification(session: plan.CleanupSession, result: CleanupResult) -> None:
-    result.verification = verify(session)
+def verification(session: plan.CleanupSession, result: CleanupResult, planned_count: int | None = None) -> None:
+    result.verification = verify(session, planned_count=planned_count)
 
 
 def finish(session: plan.CleanupSession, result: CleanupResult) -> None:
@@ -145,7 +145,7 @@ def run_cleanup(warehouse: sa.Engine, options: CleanupOptions, *, list_limit: in
             if options.dry_run:
                 record_dry_run(session, result, list_limit)
             else:
-                total = sum(1 for _ in plan.planned(session))
+                total = sum(result.found.values()) - result.excluded
                 result.candidate_count = total
                 if confirm is not None and not confirm(result):
                     result.status = "cancelled"
@@ -153,7 +153,7 @@ def run_cleanup(warehouse: sa.Engine, options: CleanupOptions, *, list_limit: in
                     plan.remove_work_dir(session)
                     return result
                 safe_deletion(session, result, progress_factory(total) if progress_factory else None)
-                verification(session, result)
+                verification(session, result, planned_count=total)
             finish(session, result)
         except BaseException as error:
             result.status = "failed"

@@ -32,7 +32,8 @@ class VerificationReport:
                 "problem_count": len(self.problems)}
 
 
-def verify(session: CleanupSession, check_archive_checksums: bool = True) -> VerificationReport:
+def verify(session: CleanupSession, check_archive_checksums: bool = True,
+           planned_count: int | None = None) -> VerificationReport:
     report = VerificationReport()
     statuses: Counter = Counter()
     deleted_rows: Counter = Counter()
@@ -52,7 +53,8 @@ def verify(session: CleanupSession, check_archive_checksums: bool = True) -> Ver
                 elif result["kind"] in ("staged_batch", "quarantine_rows"):
                     _verify_rows_gone(session, result, report)
                     deleted_rows[(result["extra"]["schema"], result["extra"]["table"])] += result["size"]
-    planned_count = sum(1 for _ in planned(session))
+    if planned_count is None:
+        planned_count = sum(1 for _ in planned(session))
     if planned_count != sum(statuses.values()):
         report.problems.append(f"planned {planned_count} objects but {sum(statuses.values())} were acted on "
                                f"({dict(statuses)})")
