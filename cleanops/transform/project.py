@@ -13,10 +13,13 @@ import hmac as hmac_module
 import json
 import os
 import shutil
+import sys
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from cleanops import settings
 from cleanops.pipelines.loader import LoadResult
@@ -38,7 +41,7 @@ def project_dir() -> Path:
 
 def dbt_executable() -> str:
     """The venv's dbt: dagster-dbt does not install it and PATH may not hold the venv."""
-    candidate = Path(os.sys.executable).with_name("dbt")
+    candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
 
 
@@ -47,8 +50,24 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=folder, profiles_dir=folder)
 
 
+class CleanOpsDbtResource(DbtCliResource):
+    """DbtCliResource that knows the venv's dbt version without running `dbt --version`.
+
+    dagster-dbt asks the executable for its version on every run (about 4 s here); when the
+    executable is this venv's own dbt, the installed dbt-core package gives the same answer.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            from dbt.version import __version__
+
+            return version.parse(__version__)
+        return super()._cli_version
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+    return CleanOpsDbtResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
 
 
 def manifest_path() -> Path:
@@ -85,7 +104,7 @@ def prepare(result: LoadResult) -> Path:
     profile_environment()
     files = write_generated_models(result)
     project = dbt_project()
-    invocation = DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+    invocation = CleanOpsDbtResource(project_dir=project, dbt_executable=dbt_executable()).cli(
         ["parse", "--quiet"], target_path=project.target_path)
     invocation.wait()
     record = {"fingerprint": models.fingerprint(files), "pipelines": [p.spec.pipeline_id for p in result.pipelines]}
