@@ -98,7 +98,7 @@ class Executor:
         kind = batch[0].kind
         self.totals.planned += len(batch)
         handler = {"file": self._files, "run": self._runs, "staged_batch": self._rows,
-                   "quarantine_rows": self._rows, "archive": self._archives}[kind]
+                   "quarantine_rows": self._rows, "event_rows": self._rows, "archive": self._archives}[kind]
         actions = handler(batch)
         for action in actions:
             if action.action == "deleted":
@@ -183,15 +183,22 @@ class Executor:
         for candidate in batch:
             started = utcnow()
             try:
-                rows = warehouse.delete_rows(self.session.warehouse, self.session.cleanup_id, candidate,
-                                             self.options.batch_size, self.options.archive,
-                                             on_chunk=self.totals.batches.append)
+                if candidate.kind == "event_rows":
+                    rows = runs.delete_event_rows(self.session.instance_engine, self.session.cleanup_id, candidate,
+                                                  self.options.batch_size, self.options.archive,
+                                                  on_chunk=self.totals.batches.append)
+                else:
+                    rows = warehouse.delete_rows(self.session.warehouse, self.session.cleanup_id, candidate,
+                                                 self.options.batch_size, self.options.archive,
+                                                 on_chunk=self.totals.batches.append)
             except Exception as error:
                 actions.append(AuditAction(candidate, "failed", "failed", error=str(error), size=0, started_at=started))
                 continue
             self.totals.rows_deleted += rows
-            location = (f"warehouse: cleanops_archive."
-                        f"{archive_table_name(candidate.extra['schema'], candidate.extra['table'])}"
+            schema, table = (("public", "event_logs") if candidate.kind == "event_rows"
+                             else (candidate.extra["schema"], candidate.extra["table"]))
+            database = "instance database" if candidate.kind == "event_rows" else "warehouse"
+            location = (f"{database}: cleanops_archive.{archive_table_name(schema, table)}"
                         if self.options.archive else None)
             actions.append(AuditAction(candidate, "deleted", "ok", archive_location=location, size=rows,
                                        reason=f"{candidate.reason}; {rows} rows deleted", started_at=started))

@@ -106,7 +106,7 @@ def scan_phase(session: CleanupSession) -> Counter:
     """Write every candidate, with its reason, to plan.jsonl; returns counts by data type."""
     session.save()
     counts: Counter = Counter()
-    order = {"runs": 0, "files": 1, "staged_batches": 2, "quarantine": 3, "archives": 4}
+    order = {"runs": 0, "event_logs": 1, "files": 2, "staged_batches": 3, "quarantine": 4, "archives": 5}
     chosen = sorted(policies.selected(session.warehouse, session.options), key=lambda p: order.get(p.kind, 9))
     with open(session.path(PLAN), "w", encoding="utf-8") as out:
         run_ids: list[tuple[str, str]] = []
@@ -136,6 +136,8 @@ def _scan(session: CleanupSession, policy: policies.Policy) -> Iterator[Candidat
         yield from warehouse.scan_quarantine(session.warehouse, policy, cutoff)
     elif policy.kind == "archives":
         yield from scan_archives(session, policy, cutoff)
+    elif policy.kind == "event_logs":
+        yield from runs.scan_event_logs(session.instance_engine, policy, cutoff)
 
 
 def scan_archives(session: CleanupSession, policy: policies.Policy, cutoff: datetime) -> Iterator[Candidate]:

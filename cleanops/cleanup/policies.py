@@ -46,6 +46,8 @@ COVERAGE: dict[str, dict] = {
                        "purpose": "Staged warehouse batches superseded by a later batch"},
     "reviewed_quarantine": {"kind": "quarantine", "retention_days": 30,
                             "purpose": "Quarantine rows reviewed (accepted or replayed)"},
+    "event_log_chatter": {"kind": "event_logs", "retention_days": 7,
+                          "purpose": "DEBUG messages and engine events of finished runs (the runs stay)"},
 }
 
 

@@ -187,3 +187,66 @@ def _delete(conn, run_ids: list[str]) -> None:
         if _existing(conn, table):
             conn.execute(sql.SQL("DELETE FROM {s} WHERE {w}").format(
                 s=sql.Identifier("public", table), w=_where(table)), {"ids": run_ids})
+
+
+# -- event-log chatter ---------------------------------------------------------------------
+
+# Engine chatter that no run status, asset state or UI lookup depends on (LOGS_CAPTURED,
+# step and run events stay: the UI needs them to show a run and find its compute logs).
+CHATTER_EVENT_TYPES = ("ENGINE_EVENT", "STEP_WORKER_STARTING", "STEP_WORKER_STARTED", "RESOURCE_INIT_STARTED",
+                       "RESOURCE_INIT_SUCCESS", "STEP_INPUT", "LOADED_INPUT", "HANDLED_OUTPUT")
+DEBUG_LEVEL = 10
+
+_CHATTER_WHERE = {
+    "debug messages": "dagster_event_type IS NULL AND (event::jsonb ->> 'level')::int <= %(debug)s",
+    "engine events": "dagster_event_type = ANY(%(chatter)s)",
+}
+
+
+def _chatter_sql(category: str) -> sql.Composable:
+    return sql.SQL(_CHATTER_WHERE[category] + " AND timestamp < %(cutoff)s AND id <= %(max_id)s AND run_id IN "
+                   "(SELECT run_id FROM runs WHERE status = ANY(%(terminal)s) AND pipeline_name LIKE ANY(%(jobs)s))")
+
+
+def like_pattern(glob: str) -> str:
+    """A job-name glob (*, ?) as a SQL LIKE pattern, with LIKE's own wildcards escaped."""
+    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def scan_event_logs(engine: sa.Engine, policy: Policy, cutoff: datetime) -> Iterator[Candidate]:
+    """DEBUG log messages and engine chatter of finished runs older than the cutoff (ids fixed now).
+
+    Their runs stay; only the noise goes, sooner than the runs themselves, as Dagster's
+    own guidance on trimming event logs suggests.
+    """
+    naive_cutoff = cutoff.astimezone(timezone.utc).replace(tzinfo=None)
+    with archive.psycopg_connection(engine) as conn:
+        if conn.execute("SELECT to_regclass('event_logs')").fetchone()[0] is None:
+            return
+        max_id = conn.execute("SELECT max(id) FROM event_logs").fetchone()[0] or 0
+        for category in _CHATTER_WHERE:
+            params = {"debug": DEBUG_LEVEL, "chatter": list(CHATTER_EVENT_TYPES), "cutoff": naive_cutoff,
+                      "max_id": max_id, "terminal": list(TERMINAL_STATUSES),
+                      "jobs": [like_pattern(p) for p in policy.patterns or ["*"]]}
+            count = conn.execute(sql.SQL("SELECT count(*) FROM event_logs WHERE ") + _chatter_sql(category),
+                                 params).fetchone()[0]
+            if count:
+                yield Candidate(data_type=policy.data_type, kind="event_rows", key=f"event_logs:{category}",
+                                reason=f"{count} {category} of finished runs, older than the "
+                                       f"{policy.retention_days:g}-day cutoff",
+                                size=count, extra={"category": category, "cutoff": naive_cutoff.isoformat(),
+                                                   "max_id": max_id, "rows": count, "jobs": params["jobs"]})
+
+
+def delete_event_rows(engine: sa.Engine, cleanup_id: str, candidate: Candidate, batch_size: int,
+                      archive_rows: bool, on_chunk=None) -> int:
+    """Archive and delete the candidate's event rows, one commit per chunk of batch_size rows."""
+    from cleanops.cleanup import warehouse
+
+    extra = candidate.extra
+    params = {"debug": DEBUG_LEVEL, "chatter": list(CHATTER_EVENT_TYPES),
+              "cutoff": datetime.fromisoformat(extra["cutoff"]), "max_id": extra["max_id"],
+              "terminal": list(TERMINAL_STATUSES), "jobs": extra["jobs"]}
+    return warehouse.delete_in_chunks(engine, cleanup_id, "public", "event_logs", _chatter_sql(extra["category"]),
+                                      params, batch_size, archive_rows, on_chunk)

@@ -118,6 +118,13 @@ def delete_rows(engine: sa.Engine, cleanup_id: str, candidate: Candidate, batch_
         where = sql.SQL("status = ANY(%(reviewed)s) AND reviewed_at < %(cutoff)s AND quarantine_id <= %(max_id)s")
         params = {"reviewed": list(REVIEWED), "cutoff": datetime.fromisoformat(candidate.extra["cutoff"]),
                   "max_id": candidate.extra["max_id"]}
+    return delete_in_chunks(engine, cleanup_id, schema, table, where, params, batch_size, archive_rows, on_chunk)
+
+
+def delete_in_chunks(engine: sa.Engine, cleanup_id: str, schema: str, table: str, where: sql.Composable,
+                     params: dict, batch_size: int, archive_rows: bool,
+                     on_chunk: Callable[[int], None] | None = None) -> int:
+    """Move rows matching `where` to the archive and delete them, `batch_size` rows per commit."""
     total = 0
     with archive.psycopg_connection(engine) as conn:
         while True:
