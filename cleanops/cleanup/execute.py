@@ -121,6 +121,9 @@ class Executor:
             if candidate.owner and candidate.owner not in self.deleted_runs and self._run_exists(candidate.owner):
                 actions.append(AuditAction(candidate, "skipped", "skipped", reason=f"its run {candidate.owner} was kept",
                                            size=0, started_at=started))
+            elif "original" in candidate.extra and not files.original_unchanged(candidate):
+                actions.append(AuditAction(candidate, "skipped", "skipped", size=0, started_at=started,
+                                           reason="the original it duplicates changed or is gone"))
             else:
                 actions.append(None)
                 deletable.append(candidate)

@@ -74,6 +74,65 @@ def scan_root(root: bytes, patterns: list[bytes], cutoff_ns: int, data_type: str
         pending.extend(reversed(subdirs))
 
 
+def scan_duplicates(policy: Policy, cutoff_ns: int) -> Iterator[Candidate]:
+    """Files whose content (sha256) equals an older file's under the same roots.
+
+    The oldest copy (then the first by path) is the original and always stays; a later
+    copy is a candidate once it is older than the cutoff. Only files sharing a size are
+    hashed, so most files are never read.
+    """
+    patterns = [os.fsencode(validate_pattern(p)) for p in policy.patterns] or [b"*"]
+    by_size: dict[int, list[Candidate]] = {}
+    for root in policy.expanded_roots():
+        for candidate in scan_root(os.fsencode(root), patterns, 0, policy.data_type, "", match_all_ages=True):
+            by_size.setdefault(candidate.size, []).append(candidate)
+    for size in sorted(by_size):
+        group = by_size[size]
+        if len(group) < 2:
+            continue
+        by_hash: dict[str, list[Candidate]] = {}
+        for candidate in group:
+            try:
+                by_hash.setdefault(_sha256(candidate.path), []).append(candidate)
+            except OSError:
+                continue
+        for digest, same in sorted(by_hash.items()):
+            if len(same) < 2:
+                continue
+            same.sort(key=lambda c: (c.mtime_ns, os.fsencode(c.path)))
+            original = same[0]
+            for copy in same[1:]:
+                if copy.mtime_ns >= cutoff_ns:
+                    continue
+                copy.reason = (f"duplicate of {original.display} (sha256 {digest[:12]}), "
+                               f"older than {policy.retention_days:g} days")
+                copy.extra = {"sha256": digest, "original": original.path, "original_ino": original.ino,
+                              "original_size": original.size, "original_mtime_ns": original.mtime_ns}
+                copy.key = copy.path
+                yield copy
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(os.fsencode(path), "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def original_unchanged(candidate: Candidate) -> bool:
+    """A duplicate may go only while the copy it duplicates is still there, unchanged."""
+    extra = candidate.extra
+    try:
+        info = os.lstat(os.fsencode(extra["original"]))
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(info.st_mode) and (info.st_ino, info.st_size, info.st_mtime_ns) == \
+        (extra["original_ino"], extra["original_size"], extra["original_mtime_ns"])
+
+
 class DirectoryHandles:
     """Directory descriptors opened from a root down with O_NOFOLLOW, kept for one batch."""
 

@@ -106,7 +106,8 @@ def scan_phase(session: CleanupSession) -> Counter:
     """Write every candidate, with its reason, to plan.jsonl; returns counts by data type."""
     session.save()
     counts: Counter = Counter()
-    order = {"runs": 0, "event_logs": 1, "files": 2, "staged_batches": 3, "quarantine": 4, "archives": 5}
+    order = {"runs": 0, "event_logs": 1, "files": 2, "duplicates": 2, "staged_batches": 3, "quarantine": 4,
+             "archives": 5}
     chosen = sorted(policies.selected(session.warehouse, session.options), key=lambda p: order.get(p.kind, 9))
     with open(session.path(PLAN), "w", encoding="utf-8") as out:
         run_ids: list[tuple[str, str]] = []
@@ -128,6 +129,8 @@ def _scan(session: CleanupSession, policy: policies.Policy) -> Iterator[Candidat
     cutoff = policy.cutoff(session.options)
     if policy.kind == "files":
         yield from files.scan_policy(policy, int(cutoff.timestamp() * 1e9))
+    elif policy.kind == "duplicates":
+        yield from files.scan_duplicates(policy, int(cutoff.timestamp() * 1e9))
     elif policy.kind == "runs":
         yield from runs.scan_policy(session.instance, policy, cutoff)
     elif policy.kind == "staged_batches":

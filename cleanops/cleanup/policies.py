@@ -46,6 +46,8 @@ COVERAGE: dict[str, dict] = {
                        "purpose": "Staged warehouse batches superseded by a later batch"},
     "reviewed_quarantine": {"kind": "quarantine", "retention_days": 30,
                             "purpose": "Quarantine rows reviewed (accepted or replayed)"},
+    "duplicate_files": {"kind": "duplicates", "retention_days": 7, "roots": ["{landing}"], "enabled": False,
+                        "purpose": "Identical copies (same sha256) of landing files; opt-in"},
     "event_log_chatter": {"kind": "event_logs", "retention_days": 7,
                           "purpose": "DEBUG messages and engine events of finished runs (the runs stay)"},
 }
@@ -136,7 +138,7 @@ def default_policies() -> list[Policy]:
         policies.append(validate(Policy(
             data_type=data_type, retention_days=days, kind=coverage["kind"], purpose=purpose,
             roots=list(coverage.get("roots", [])), patterns=list(coverage.get("patterns", [])),
-            statuses=list(coverage.get("statuses", [])))))
+            statuses=list(coverage.get("statuses", [])), enabled=coverage.get("enabled", True))))
     return policies
 
 
