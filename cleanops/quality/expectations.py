@@ -13,6 +13,7 @@ themselves may be personal data and are not copied into the history.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +52,10 @@ def _custom_sql(rule) -> str | None:
     if rule.type == "referential_integrity":
         reference = ".".join(_quoted(p) for p in rule.reference_table.split("."))
         column = _quoted(rule.column)
-        return (f"select b.{column} from {{batch}} as b where b.{column} is not null and not exists "
-                f"(select 1 from {reference} as r where r.{_quoted(rule.reference_column)} = b.{column})")
+        referenced = _quoted(rule.reference_column)
+        # GE cannot alias {batch}; NOT IN keeps the checked column in the outer scope.
+        return (f"select {column} from {{batch}} where {column} is not null and {column} not in "
+                f"(select {referenced} from {reference} where {referenced} is not null)")
     return None
 
 
@@ -117,6 +120,8 @@ def result_format(key_columns: tuple[str, ...]) -> dict:
 def run_in_postgres(url: str, target: CheckTarget, available_columns: set[str]) -> list[RuleOutcome]:
     """Validate the target table with its suite through GE's SQL datasource."""
     context = _context()
+    # add_postgres refuses unix-socket URLs (STACK_NOTES); the generic SQL datasource is deliberate.
+    warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
     source = context.data_sources.add_sql(name="cleanops_warehouse", connection_string=url)
     asset = source.add_table_asset(name=target.label, table_name=target.table, schema_name=target.schema)
     batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
@@ -146,9 +151,7 @@ def _outcome(rule: CheckRule, result, keys: tuple[str, ...]) -> RuleOutcome:
     if result is None:
         return RuleOutcome(rule, False, error="no result returned by Great Expectations")
     details = result.result or {}
-    error = None
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        error = str(result.exception_info.get("exception_message"))[:2000]
+    error = _error_message(result.exception_info or {})
     samples = [{k: _plain(row.get(k)) for k in keys} for row in details.get("partial_unexpected_index_list") or []
                if isinstance(row, dict)]
     return RuleOutcome(
@@ -158,6 +161,16 @@ def _outcome(rule: CheckRule, result, keys: tuple[str, ...]) -> RuleOutcome:
         unexpected_percent=_finite(details.get("unexpected_percent")),
         sample_failing_keys=samples[:SAMPLE_SIZE],
         expectation=result.expectation_config.to_json_dict(), error=error)
+
+
+def _error_message(info: dict) -> str | None:
+    """GE reports an exception either flat or keyed by the metric that raised it."""
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))[:2000]
+    for value in info.values():
+        if isinstance(value, dict) and value.get("exception_message"):
+            return str(value["exception_message"])[:2000]
+    return None
 
 
 def _finite(value) -> float | None:
