@@ -58,17 +58,23 @@ def dagster_instance():
 
 
 def protected_run_ids(engine: sa.Engine) -> set[str]:
-    """Runs that hold the latest materialization of an asset or of an asset partition."""
+    """Runs that hold the latest materialization of an asset or of an asset partition, the
+    latest run that targeted an asset, or the latest evaluation of an asset check."""
     with engine.connect() as conn:
         if conn.scalar(sa.text("SELECT to_regclass('event_logs')")) is None:
             return set()
-        latest = conn.scalars(sa.text("""
+        latest = set(conn.scalars(sa.text("""
             SELECT DISTINCT run_id FROM (
                 SELECT DISTINCT ON (asset_key, coalesce(partition, '')) run_id FROM event_logs
                 WHERE dagster_event_type = 'ASSET_MATERIALIZATION' AND asset_key IS NOT NULL
                 ORDER BY asset_key, coalesce(partition, ''), id DESC) latest
-            UNION SELECT last_run_id FROM asset_keys WHERE last_run_id IS NOT NULL""")).all()
-    return set(latest)
+            UNION SELECT last_run_id FROM asset_keys WHERE last_run_id IS NOT NULL""")))
+        if conn.scalar(sa.text("SELECT to_regclass('asset_check_executions')")) is not None:
+            latest |= set(conn.scalars(sa.text("""
+                SELECT DISTINCT ON (asset_key, check_name, coalesce(partition, '')) run_id
+                FROM asset_check_executions WHERE run_id IS NOT NULL
+                ORDER BY asset_key, check_name, coalesce(partition, ''), id DESC""")))
+    return latest
 
 
 def scan_policy(instance, policy: Policy, cutoff: datetime) -> Iterator[Candidate]:

@@ -63,3 +63,17 @@ def test_emergency_sensor_triggers_over_threshold_only(monkeypatch, dagster_inst
     config = requests[0].run_config["ops"]["audit"]["config"]
     assert config["cleanup_type"] == "emergency" and config["emergency_factor"] == 0.25
     assert config.get("archive", True) is True  # backups are never skipped by the sensor
+
+
+def test_dry_run_job_changes_nothing_and_audits_what_it_would_do(warehouse, dagster_instance, tmp_path):
+    from cleanops.cleanup import audit
+
+    root = tmp_path / "root"
+    make_file(root / "a.log")
+    data_type = file_policy(warehouse, root)
+    result = definitions.cleanup_job.execute_in_process(
+        instance=dagster_instance, run_config=definitions.run_config("manual", data_types=[data_type], dry_run=True))
+    assert result.success
+    assert (root / "a.log").exists()
+    cleanup_id = result.asset_materializations_for_node("audit_log")[0].metadata["cleanup_id"].value
+    assert [a["action"] for a in audit.actions_of(warehouse, cleanup_id)] == ["would_delete"]
