@@ -97,3 +97,14 @@ def test_stats_and_db_options(warehouse):
     assert url == "postgresql+psycopg://dagster:s3cret@db.example:5433/dagster"
     assert _database_url(None, None, None, None, None, None) is None
     assert _database_url(None, None, None, None, None, "postgresql://x/y") == "postgresql://x/y"
+
+
+def test_emergency_type_halves_retention_in_the_preview(warehouse, tmp_path):
+    root = tmp_path / "root"
+    make_file(root / "six_days.log", age_days=6)
+    data_type = file_policy(warehouse, root, days=10)
+    normal = json.loads(_invoke("--dry-run", "--data-type", data_type, "--json").output)
+    emergency = json.loads(_invoke("--dry-run", "--type", "emergency", "--emergency-factor", "0.5",
+                                   "--data-type", data_type, "--json").output)
+    assert normal["candidate_count"] == 0 and emergency["candidate_count"] == 1
+    assert emergency["archive"] is True  # backups stay on unless --skip-backups
