@@ -57,26 +57,33 @@ def print_execution_log(run_id: str, pipeline_id: str | None, as_json: bool) -> 
         _print_table(log)
 
 
+def _clock(timestamp: str | None) -> str:
+    """2026-01-20T14:30:22.123456Z → 14:30:22.123 (the date is in the header line)."""
+    return timestamp[11:23] if timestamp else ""
+
+
 def _print_table(log: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     m = log["metrics"]
-    console.print(f"[bold]{log['pipeline_id']}[/bold]  run {log['execution_id']}  status [bold]{log['status']}[/bold]  "
+    console.print(f"[bold]{log['pipeline_id']}[/bold] run {log['execution_id']}: [bold]{log['status']}[/bold], "
                   f"{log['started_at']} → {log['completed_at']} ({log['duration_seconds']} s)")
     console.print(f"records extracted {m['records_extracted']}, processed {m['records_processed']}, "
                   f"failed {m['records_failed']}; {m['data_volume_mb']} MB; peak memory {m['memory_usage_peak_mb']} MB")
-    steps = Table("step", "source", "started", "completed", "busy s", "counts", title="steps")
+    with_source = any("source" in step for step in log["steps"])
+    steps = Table("step", *(["source"] if with_source else []), "started", "completed", "busy s", "records",
+                  title="steps")
     for step in log["steps"]:
-        counts = ", ".join(f"{k}={v}" for k, v in step.items() if k.startswith("records_"))
-        steps.add_row(step["step"], step.get("source", ""), step["started_at"] or "", step["completed_at"] or "",
-                      str(step.get("duration_seconds", "")), counts)
+        counts = "\n".join(f"{k.removeprefix('records_')} {v}" for k, v in step.items() if k.startswith("records_"))
+        steps.add_row(step["step"], *([step.get("source", "")] if with_source else []), _clock(step["started_at"]),
+                      _clock(step["completed_at"]), str(step.get("duration_seconds", "")), counts)
     console.print(steps)
     if log["errors"]:
-        errors = Table("step", "error_code", "count", "message", title="rejected rows by error code")
+        errors = Table("error_code", "count", "example", title="rejected rows by error code")
         for error in log["errors"]:
-            errors.add_row(error["step"], error["error_code"], str(error["count"]), error["message"])
+            errors.add_row(error["error_code"], str(error["count"]), error["message"])
         console.print(errors)
 
 
