@@ -13,7 +13,7 @@ class IngestConfig(dg.Config):
     """Run-time options for a load."""
 
     full_refresh: bool = False  # ignore the watermark and the file ledger: read everything again
-    file: str | None = None  # load only this file (set by a file-arrival sensor), then move it to processed/
+    files: list[str] = []  # load only these files (set by a file-arrival sensor), then move them to processed/
 
 
 def staging_asset_key(pipeline_slug: str, source_id: str) -> dg.AssetKey:
@@ -75,13 +75,13 @@ def build_source_asset(pipeline: LoadedPipeline, source,
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
         started_at = utcnow()
         try:
-            run_source = runtime.source_for_run(pipeline, source, config.file)
-            report = load_source(pipeline, run_source, context.run_id, full_refresh=config.full_refresh,
-                                 log=context.log)
+            with runtime.source_for_run(pipeline, source, config.files) as run_source:
+                report = load_source(pipeline, run_source, context.run_id, full_refresh=config.full_refresh,
+                                     log=context.log)
         except Exception as error:
             record_failure(pipeline, source, context.run_id, started_at, error)
             raise
-        runtime.after_load(pipeline, source, config.file, context.log)
+        runtime.after_load(pipeline, source, config.files, context.log)
         return dg.MaterializeResult(metadata=report_metadata(report))
 
     return _ingest

@@ -20,6 +20,9 @@ def build_pipeline_job(pipeline: LoadedPipeline) -> dg.UnresolvedAssetJobDefinit
         selection=dg.AssetSelection.groups(spec.slug),
         description=spec.description or spec.name,
         tags=policy.run_tags(spec),  # priority, destination and concurrency tags for the run queue
+        # One process per run instead of one per step: a pipeline's steps are I/O-bound, and
+        # a step subprocess costs seconds of imports, which dominated event-to-finish latency.
+        executor_def=dg.in_process_executor,
     )
 
 

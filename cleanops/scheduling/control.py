@@ -117,7 +117,7 @@ def file_run_config(pipeline: LoadedPipeline, file: str) -> dict:
     triggers = file_arrival_triggers(pipeline)
     source_id = landing_folder(pipeline, triggers[0]).source.id if triggers else pipeline.spec.data_sources[0].id
     op_name = staging_asset_key(pipeline.spec.slug, source_id).to_python_identifier()
-    return {"ops": {op_name: {"config": {"file": file}}}}
+    return {"ops": {op_name: {"config": {"files": [file]}}}}
 
 
 def submit_run(instance: dg.DagsterInstance, workspace: Workspace, pipeline: LoadedPipeline,

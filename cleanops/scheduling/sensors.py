@@ -7,8 +7,10 @@ concurrency tags and queue like any other run of the pipeline.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
@@ -20,6 +22,7 @@ from cleanops.scheduling import landing
 from cleanops.scheduling.policy import TRIGGER_TAG, is_active
 from cleanops.sources.files import file_sha256
 from cleanops.sources.sql import connection_url, connection_variable
+from cleanops.warehouse import engine_for_pipeline
 
 # A file modified this recently may still be being written; it is picked up on a later tick.
 SETTLE_SECONDS = 0.5
@@ -42,21 +45,40 @@ def _read_cursor(raw: str | None) -> dict[str, list]:
     return json.loads(raw) if raw else {}
 
 
-def file_run_request(folder: landing.LandingFolder, pipeline: LoadedPipeline, path, sha256: str) -> dg.RunRequest:
-    """One run that loads exactly one file. The run key is the content hash, so the same
-    content dropped again (under any name) never starts a second run from this sensor."""
+def file_run_request(folder: landing.LandingFolder, pipeline: LoadedPipeline,
+                     batch: list[tuple[Path, str]]) -> dg.RunRequest:
+    """One run that loads exactly these files. The run key is derived from their content
+    hashes, so the same content seen again never starts a second run from this sensor."""
     op_name = staging_asset_key(pipeline.spec.slug, folder.source.id).to_python_identifier()
+    hashes = sorted(sha for _, sha in batch)
+    key = hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest()
+    names = [path.name for path, _ in batch]
     return dg.RunRequest(
-        run_key=f"{folder.source.id}:{sha256}",
-        run_config={"ops": {op_name: {"config": {"file": str(path)}}}},
-        tags={TRIGGER_TAG: "file_arrival", "cleanops/file": path.name, "cleanops/file_sha256": sha256},
+        run_key=f"{folder.source.id}:{key}",
+        run_config={"ops": {op_name: {"config": {"files": [str(path) for path, _ in batch]}}}},
+        tags={TRIGGER_TAG: "file_arrival", "cleanops/files": json.dumps(names)[:4000],
+              "cleanops/file_count": str(len(names))},
     )
 
 
-def scan_landing_folder(folder: landing.LandingFolder, pipeline: LoadedPipeline,
-                        cursor: dict[str, list]) -> tuple[list[dg.RunRequest], dict[str, list]]:
-    """New run requests and the next cursor. Files that left the folder drop out of the cursor."""
-    requests, next_cursor = [], {}
+def already_loaded(pipeline: LoadedPipeline, source_id: str, hashes: list[str]) -> set[str]:
+    """Hashes the file ledger already holds: content that was loaded before is not requested again."""
+    if not hashes:
+        return set()
+    try:
+        with engine_for_pipeline(pipeline.spec).connect() as conn:
+            return set(conn.scalars(sa.text(
+                "SELECT sha256 FROM cleanops.loaded_files WHERE pipeline_id = :p AND source_id = :s "
+                "AND sha256 = ANY(:hashes)"), {"p": pipeline.spec.pipeline_id, "s": source_id, "hashes": hashes}))
+    except sa.exc.SQLAlchemyError:  # the ledger is checked again by the load itself
+        return set()
+
+
+def scan_landing_folder(folder: landing.LandingFolder, pipeline: LoadedPipeline, cursor: dict[str, list],
+                        max_files_per_run: int) -> tuple[list[dg.RunRequest], dict[str, list]]:
+    """New run requests and the next cursor. Files that left the folder drop out of the cursor;
+    a file whose content was already loaded, or is already in this batch, is skipped."""
+    new_files, next_cursor = [], {}
     now = time.time()
     for path in folder.waiting_files():
         stat = path.stat()
@@ -68,15 +90,26 @@ def scan_landing_folder(folder: landing.LandingFolder, pipeline: LoadedPipeline,
             continue
         sha256 = file_sha256(path)
         next_cursor[path.name] = [stat.st_size, stat.st_mtime_ns, sha256]
-        requests.append(file_run_request(folder, pipeline, path, sha256))
-    return requests, next_cursor
+        new_files.append((path, sha256))
+    loaded = already_loaded(pipeline, folder.source.id, [sha for _, sha in new_files])
+    new_names = {path.name for path, _ in new_files}
+    requested_earlier = {entry[2] for name, entry in next_cursor.items() if name not in new_names}
+    batch, unique = [], set()
+    for path, sha in new_files:
+        if sha in loaded or sha in unique or sha in requested_earlier:
+            continue
+        unique.add(sha)
+        batch.append((path, sha))
+    chunks = [batch[i:i + max_files_per_run] for i in range(0, len(batch), max_files_per_run)]
+    return [file_run_request(folder, pipeline, chunk) for chunk in chunks], next_cursor
 
 
 def build_file_arrival_sensor(pipeline: LoadedPipeline, trigger: FileArrivalTrigger, index: int) -> dg.SensorDefinition:
     folder = landing.landing_folder(pipeline, trigger)
 
     def evaluate(context: dg.SensorEvaluationContext):
-        requests, cursor = scan_landing_folder(folder, pipeline, _read_cursor(context.cursor))
+        requests, cursor = scan_landing_folder(folder, pipeline, _read_cursor(context.cursor),
+                                               trigger.max_files_per_run)
         if not requests:
             return dg.SensorResult(skip_reason=f"no new files matching {folder.pattern} in {folder.folder}",
                                    cursor=json.dumps(cursor))
