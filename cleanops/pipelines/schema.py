@@ -389,41 +389,6 @@ class FileArrivalTrigger(Strict):
     source: Slug | None = Field(None, description="The file source that loads the file. Default: the first one")
     interval_seconds: int = Field(30, ge=MIN_SENSOR_INTERVAL_SECONDS)
     move_to_processed: bool = True
-
-
-class NewRowsTrigger(Strict):
-    """Run when a watermark query (one value, e.g. `SELECT max(updated_at) FROM users`) changes."""
-
-    type: Literal["new_rows"]
-    connection: Slug
-    watermark_query: str = Field(min_length=1)
-    interval_seconds: int = Field(60, ge=MIN_SENSOR_INTERVAL_SECONDS)
-
-
-class ExternalTrigger(Strict):
-    """Run only when asked: `cleanops trigger PIPELINE_ID` or Dagster's GraphQL API."""
-
-    type: Literal["external"]
-
-
-Trigger = Annotated[Union[FileArrivalTrigger, NewRowsTrigger, ExternalTrigger], Field(discriminator="type")]
-
-
-# --- scheduling (issue 5) ---------------------------------------------------------------
-
-MIN_SENSOR_INTERVAL_SECONDS = 5
-
-
-class FileArrivalTrigger(Strict):
-    """Run once per file that lands in a folder; the file moves to `processed/` after its load."""
-
-    type: Literal["file_arrival"]
-    path: str | None = Field(None, description="Folder to watch, relative to the pipeline file; ${VAR} is expanded. "
-                                               "Default: the folder of the file source's glob")
-    pattern: str | None = Field(None, description="Glob of file names, e.g. *.csv. Default: the source glob's name")
-    source: Slug | None = Field(None, description="The file source that loads the file. Default: the first one")
-    interval_seconds: int = Field(30, ge=MIN_SENSOR_INTERVAL_SECONDS)
-    move_to_processed: bool = True
     max_files_per_run: int = Field(20, ge=1, le=1000, description="Files seen in one sensor tick share a run, "
                                    "up to this many (a run costs seconds of overhead; 1 = a run per file)")
 
