@@ -20,6 +20,7 @@ from typing import Any
 from cleanops.quality.rules import CheckRule, CheckTarget
 
 SAMPLE_SIZE = 20
+CUSTOM_SQL = ("freshness", "referential_integrity")  # unexpected-row queries: no per-row keys
 
 
 @dataclass
@@ -126,8 +127,23 @@ def run_in_postgres(url: str, target: CheckTarget, available_columns: set[str]) 
     asset = source.add_table_asset(name=target.label, table_name=target.table, schema_name=target.schema)
     batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
     keys = tuple(c for c in target.key_columns if c in available_columns)
-    suite = build_suite(f"cleanops.{target.label}", target.rules)
-    return outcomes_from(batch.validate(suite, result_format=result_format(keys)), target.rules, keys)
+    return validate_with_samples(batch, f"cleanops.{target.label}", target.rules, keys)
+
+
+def validate_with_samples(batch, name: str, rules: list[CheckRule], keys: tuple[str, ...],
+                          pandas: bool = False) -> list[RuleOutcome]:
+    """The suite without failing-row keys first (half the queries), then keys for failed rules only."""
+    outcomes = outcomes_from(batch.validate(build_suite(name, rules, pandas), result_format=result_format(())),
+                             rules, ())
+    failed = [o.rule for o in outcomes if not o.success and o.error is None and o.rule.rule.type not in CUSTOM_SQL]
+    if not failed or not keys:
+        return outcomes
+    sampled = outcomes_from(batch.validate(build_suite(f"{name}.samples", failed, pandas),
+                                           result_format=result_format(keys)), failed, keys)
+    samples = {o.rule.name: o.sample_failing_keys for o in sampled}
+    for outcome in outcomes:
+        outcome.sample_failing_keys = samples.get(outcome.rule.name, outcome.sample_failing_keys)
+    return outcomes
 
 
 def run_on_dataframe(frame, target: CheckTarget) -> list[RuleOutcome]:
@@ -137,9 +153,8 @@ def run_on_dataframe(frame, target: CheckTarget) -> list[RuleOutcome]:
     asset = source.add_dataframe_asset(name=target.label)
     batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": frame})
     keys = tuple(c for c in target.key_columns if c in frame.columns)
-    rules = [r for r in target.rules if r.rule.type not in ("freshness", "referential_integrity")]
-    suite = build_suite(f"cleanops.{target.label}.pandas", rules, pandas=True)
-    return outcomes_from(batch.validate(suite, result_format=result_format(keys)), rules, keys)
+    rules = [r for r in target.rules if r.rule.type not in CUSTOM_SQL]
+    return validate_with_samples(batch, f"cleanops.{target.label}.pandas", rules, keys, pandas=True)
 
 
 def outcomes_from(validation, rules: list[CheckRule], keys: tuple[str, ...]) -> list[RuleOutcome]:

@@ -42,12 +42,18 @@ def record_dbt_tests(events, context: AssetExecutionContext, pipeline_ids: dict[
         history.record(connection.warehouse_engine(), rows)
 
 
-def build_dbt_assets(hmac_required: bool, pipeline_ids: dict[str, str]) -> dg.AssetsDefinition:
+def needs_hmac(context: AssetExecutionContext, hmac_groups: set[str]) -> bool:
+    """Only runs that build a model of a pipeline using hmac_sha256 need the key."""
+    groups = context.assets_def.group_names_by_key
+    return any(groups.get(key) in hmac_groups for key in context.selected_asset_keys)
+
+
+def build_dbt_assets(hmac_groups: set[str], pipeline_ids: dict[str, str]) -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path(), project=project.dbt_project(),
                 dagster_dbt_translator=CleanOpsTranslator(), name=DBT_ASSETS_NAME)
     def cleanops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
         """`dbt build` of the selected models; their tests report as asset checks."""
-        with project.hmac_session_settings(required=hmac_required):
+        with project.hmac_session_settings(required=needs_hmac(context, hmac_groups)):
             invocation = dbt.cli(["build"], context=context)
         events = invocation.stream().fetch_column_metadata(with_column_lineage=True)
         yield from record_dbt_tests(events, context, pipeline_ids)
@@ -63,6 +69,7 @@ def build(result: LoadResult) -> dg.Definitions:
     if project.is_stale(result):
         logger.warning("the dbt manifest was prepared from other pipeline files: run "
                        "`python -m cleanops.transform.prepare` to include the latest transformations")
-    hmac_required = bool(models.pipelines_using_hmac(result.pipelines))
+    hmac_groups = {p.spec.slug for p in result.pipelines if p.spec.pipeline_id in
+                   models.pipelines_using_hmac(result.pipelines)}
     pipeline_ids = {p.spec.slug: p.spec.pipeline_id for p in result.pipelines}
-    return dg.Definitions(assets=[build_dbt_assets(hmac_required, pipeline_ids)], resources={"dbt": project.dbt_resource()})
+    return dg.Definitions(assets=[build_dbt_assets(hmac_groups, pipeline_ids)], resources={"dbt": project.dbt_resource()})

@@ -83,8 +83,9 @@ def anonymize_expression(column: str, method: str, keep_start: int = 1) -> str |
     if method == "hash_sha256":
         return f"encode(sha256(convert_to({value}, 'UTF8')), 'hex')"
     if method == "hmac_sha256":
-        inner = f"sha256(decode(current_setting('{HMAC_INNER_SETTING}'), 'hex') || convert_to({value}, 'UTF8'))"
-        return f"encode(sha256(decode(current_setting('{HMAC_OUTER_SETTING}'), 'hex') || {inner}), 'hex')"
+        # Scalar sub-selects become init plans: the pads are decoded once per query, not per row.
+        inner = f"sha256((select decode(current_setting('{HMAC_INNER_SETTING}'), 'hex')) || convert_to({value}, 'UTF8'))"
+        return f"encode(sha256((select decode(current_setting('{HMAC_OUTER_SETTING}'), 'hex')) || {inner}), 'hex')"
     if method == "mask":
         keep = int(keep_start)
         return (f"case when {value} is null then null when position('@' in {value}) > 0 "

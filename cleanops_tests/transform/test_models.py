@@ -199,3 +199,15 @@ def test_unsafe_derived_expressions_are_refused(tmp_path, expression):
     spec["transformations"][3]["config"]["derived"] = {"x": expression}
     loaded, errors = load_file(write_spec(tmp_path, spec))
     assert loaded is None and any("derived" in e.field for e in errors), errors
+
+
+def test_a_run_needing_hmac_fails_before_dbt_without_the_key(transformed, dagster_instance):
+    from cleanops_tests.transform.helpers import environment
+
+    customers_id = f"customers-{transformed['suffix']}"
+    with environment(CLEANOPS_HMAC_KEY=None):
+        outcome = run_pipeline(customers_id, instance=dagster_instance)
+    assert not outcome.success
+    failures = [e.dagster_event.step_failure_data.error.message for e in dagster_instance.all_logs(outcome.run_id)
+                if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert any("CLEANOPS_HMAC_KEY" in message for message in failures), failures
