@@ -208,6 +208,6 @@ def test_a_run_needing_hmac_fails_before_dbt_without_the_key(transformed, dagste
     with environment(CLEANOPS_HMAC_KEY=None):
         outcome = run_pipeline(customers_id, instance=dagster_instance)
     assert not outcome.success
-    failures = [e.dagster_event.step_failure_data.error.message for e in dagster_instance.all_logs(outcome.run_id)
+    failures = [e.dagster_event.step_failure_data.error.to_string() for e in dagster_instance.all_logs(outcome.run_id)
                 if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert any("CLEANOPS_HMAC_KEY" in message for message in failures), failures
