@@ -70,7 +70,7 @@ def already_loaded(pipeline: LoadedPipeline, source_id: str, hashes: list[str]) 
             return set(conn.scalars(sa.text(
                 "SELECT sha256 FROM cleanops.loaded_files WHERE pipeline_id = :p AND source_id = :s "
                 "AND sha256 = ANY(:hashes)"), {"p": pipeline.spec.pipeline_id, "s": source_id, "hashes": hashes}))
-    except sa.exc.SQLAlchemyError:  # the ledger is checked again by the load itself
+    except (sa.exc.SQLAlchemyError, ValueError):  # the load checks the ledger again anyway
         return set()
 
 

@@ -7,6 +7,7 @@ records with bounded polling.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -36,6 +38,18 @@ def _file_pipeline(pipeline_id: str, path: str, **extra) -> dict:
     return {"pipeline_id": pipeline_id, "data_sources": [{"id": "events", "type": "csv", "path": path}], **extra}
 
 
+def kolkata_hours() -> tuple[int, int]:
+    """This hour and the next one in Asia/Kolkata (UTC+05:30: never the current UTC hour)."""
+    hour = dt.datetime.now(ZoneInfo("Asia/Kolkata")).hour
+    return hour, (hour + 1) % 24
+
+
+def kolkata_cron() -> str:
+    """Every minute, but only during Kolkata's current and next hour: read in UTC it would
+    not fire for hours, so a run proves the schedule uses the pipeline's time zone."""
+    return "* {},{} * * *".format(*kolkata_hours())
+
+
 def daemon_pipelines() -> list[dict]:
     ids = PIPELINE_IDS
     shared = [{"type": "data_warehouse", "connection": "analytics-dw", "table": f"shared_{SUFFIX}"}]
@@ -43,7 +57,7 @@ def daemon_pipelines() -> list[dict]:
         _file_pipeline(ids["files"], "landing/*.csv", schedule={
             "type": "event", "triggers": [{"type": "file_arrival", "path": "landing", "pattern": "*.csv",
                                            "interval_seconds": 5}]}),
-        _file_pipeline(ids["cron"], "seed.csv", schedule={"type": "cron", "expression": "* * * * *",
+        _file_pipeline(ids["cron"], "seed.csv", schedule={"type": "cron", "expression": kolkata_cron(),
                                                           "timezone": "Asia/Kolkata", "enabled": False}),
         _file_pipeline(ids["low"], "seed.csv", priority="low", destinations=shared),
         _file_pipeline(ids["critical"], "seed.csv", priority="critical", destinations=shared),

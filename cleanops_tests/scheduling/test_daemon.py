@@ -6,9 +6,11 @@ cron test comes last so that the minute it may wait for overlaps the tests befor
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -18,7 +20,7 @@ from dagster._core.scheduler.instigation import InstigatorStatus
 from cleanops.pipelines.loader import load_pipelines
 from cleanops.pipelines.schema import to_identifier
 from cleanops.scheduling import control
-from cleanops_tests.scheduling.conftest import CSV_HEADER, PIPELINE_IDS
+from cleanops_tests.scheduling.conftest import CSV_HEADER, PIPELINE_IDS, kolkata_hours
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -161,37 +163,55 @@ def test_downstream_runs_after_upstream_succeeds_and_not_after_it_fails(on_daemo
     assert down[0].start_time >= succeeded[0].end_time
 
 
-def test_pause_stops_schedule_and_sensors_and_resume_restarts_them(on_daemon):
+def _state(instance, pipeline_id: str, name: str) -> str:
+    row = next(r for r in control.schedule_rows(instance) if r.pipeline_id == pipeline_id)
+    return row.instigators[name]
+
+
+def test_pause_stops_sensors_and_resume_restarts_them(on_daemon):
     instance = on_daemon.instance
-    files_id, cron_id = PIPELINE_IDS["files"], PIPELINE_IDS["cron"]
+    files_id = PIPELINE_IDS["files"]
+    sensor = f"{to_identifier(files_id)}__file_arrival"
     try:
-        changes = control.set_running(files_id, False, instance) + control.set_running(cron_id, False, instance)
-        assert {(c.name, c.status) for c in changes} == {
-            (f"{to_identifier(files_id)}__file_arrival", "stopped"), (f"{to_identifier(cron_id)}__schedule", "stopped")}
-        statuses = control.stored_statuses(instance)
-        assert statuses[f"{to_identifier(cron_id)}__schedule"] == InstigatorStatus.STOPPED
+        changes = control.set_running(files_id, False, instance)
+        assert [(c.name, c.status) for c in changes] == [(sensor, "stopped")]
+        assert control.stored_statuses(instance)[sensor] == InstigatorStatus.STOPPED
+        assert _state(instance, files_id, sensor) == "stopped"
 
         drop_file(on_daemon.landing, "while-paused.csv", [5000])
         time.sleep(3 * SENSOR_INTERVAL)
         assert file_runs(on_daemon, "while-paused.csv") == []
     finally:
         control.set_running(files_id, True, instance)
-        control.set_running(cron_id, True, instance)
 
-    assert control.stored_statuses(instance)[f"{to_identifier(cron_id)}__schedule"] == InstigatorStatus.RUNNING
+    assert _state(instance, files_id, sensor) == "running"
     runs = on_daemon.wait_for(lambda: file_runs(on_daemon, "while-paused.csv"), 4 * SENSOR_INTERVAL + 10,
                               "a run once resumed")
     assert len(runs) == 1
 
 
-def test_a_cron_schedule_fires_on_the_daemon(on_daemon):
-    """`* * * * *` in Asia/Kolkata: the next minute boundary, at most about 60 s away."""
-    cron_id = PIPELINE_IDS["cron"]
-    runs = on_daemon.wait_for(lambda: on_daemon.runs_of(cron_id), 90, "the schedule's first run", poll=1)
+def test_a_disabled_cron_schedule_stays_idle_until_resumed_then_fires_and_pauses(on_daemon):
+    """Every minute of Kolkata's current hour, `enabled: false`: no run while the daemon has been
+    up for minutes; once resumed it fires at the next minute boundary (at most about 60 s)."""
+    instance, cron_id = on_daemon.instance, PIPELINE_IDS["cron"]
+    schedule = f"{to_identifier(cron_id)}__schedule"
+    assert _state(instance, cron_id, schedule) == "stopped"
+    assert on_daemon.runs_of(cron_id) == []
+
+    try:
+        control.set_running(cron_id, True, instance)
+        assert _state(instance, cron_id, schedule) == "running"
+        runs = on_daemon.wait_for(lambda: on_daemon.runs_of(cron_id), 90, "the schedule's first run", poll=1)
+    finally:
+        control.set_running(cron_id, False, instance)
+    assert control.stored_statuses(instance)[schedule] == InstigatorStatus.STOPPED
+
     run = runs[-1].dagster_run
-    assert run.tags["dagster/schedule_name"] == f"{to_identifier(cron_id)}__schedule"
+    assert run.tags["dagster/schedule_name"] == schedule
     assert run.tags["cleanops/trigger"] == "schedule"
-    scheduled = run.tags.get("dagster/scheduled_execution_time")
-    assert scheduled and ":00+05:30" in scheduled
+    scheduled = dt.datetime.fromisoformat(run.tags[".dagster/scheduled_execution_time"])
+    in_kolkata = scheduled.astimezone(ZoneInfo("Asia/Kolkata"))
+    assert scheduled.second == 0 and in_kolkata.hour in kolkata_hours()
+    assert scheduled.astimezone(dt.timezone.utc).hour not in kolkata_hours()
     finished = on_daemon.finished_runs(cron_id, 1, 90)
     assert finished[0].dagster_run.status == dg.DagsterRunStatus.SUCCESS
