@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from cleanops import settings
 from cleanops.pipelines.loader import LoadedPipeline
 from cleanops.pipelines.schema import FileArrivalTrigger, FileSource
 
@@ -47,7 +48,10 @@ def _is_complete(name: str) -> bool:
 
 
 def expand(path: str) -> str:
-    """`${CLEANOPS_HOME}/landing` and `~` in pipeline files, so a landing folder can live outside the repo."""
+    """`${CLEANOPS_HOME}/landing` and `~` in pipeline files, so a landing folder can live outside the repo.
+
+    CLEANOPS_HOME means the same folder whether or not it is set (plain `dagster dev` leaves it unset)."""
+    path = path.replace("${CLEANOPS_HOME}", str(settings.home()))
     return os.path.expanduser(os.path.expandvars(path))
 
 

@@ -209,3 +209,31 @@ def test_depends_on_wires_assets_and_an_automation_sensor(make_pipeline):
     assert asset.specs_by_key[asset.key].automation_condition is not None
     sensor = defs.get_repository_def().get_sensor_def(f"{downstream.spec.slug}__dependencies")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+# --- CLI ---------------------------------------------------------------------------------
+
+def test_schedules_cli_lists_triggers_and_prints_next_runs_in_the_time_zone(make_pipeline, dagster_instance):
+    from click.testing import CliRunner
+
+    from cleanops.cli.main import cli
+
+    cron = make_pipeline(file_spec(unique_id("tokyo"), schedule={"type": "cron", "expression": "30 9 * * 1-5",
+                                                                  "timezone": "Asia/Tokyo"}))
+    event = make_pipeline(landing_spec(unique_id("drop")))
+    runner = CliRunner()
+
+    listed = runner.invoke(cli, ["schedules", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = {row["pipeline_id"]: row for row in json.loads(listed.output)}
+    assert rows[cron.spec.pipeline_id]["instigators"] == {f"{cron.spec.slug}__schedule": "running"}
+    assert rows[event.spec.pipeline_id]["kind"] == "event"
+
+    upcoming = runner.invoke(cli, ["schedules", "next", cron.spec.pipeline_id, "-n", "5"])
+    assert upcoming.exit_code == 0, upcoming.output
+    lines = upcoming.output.strip().splitlines()
+    assert len(lines) == 5 and all(line.startswith(tuple("0123456789")) and "T09:30:00+09:00" in line for line in lines)
+    assert all(dt.datetime.fromisoformat(line.split()[0]).weekday() < 5 for line in lines)
+
+    refused = runner.invoke(cli, ["schedules", "next", event.spec.pipeline_id])
+    assert refused.exit_code != 0 and "no cron schedule" in refused.output
