@@ -15,7 +15,7 @@ def schedules() -> None:
 @schedules.command(name="list")
 @click.option("--json", "as_json", is_flag=True)
 def list_schedules(as_json: bool) -> None:
-    """Every pipeline's trigger, priority and whether its schedule/sensors are running."""
+    """Every pipeline's trigger, priority, overdue state and whether its schedule/sensors are running."""
     from cleanops.scheduling import control
 
     rows = control.schedule_rows(control.get_instance())
@@ -24,8 +24,9 @@ def list_schedules(as_json: bool) -> None:
         return
     for row in rows:
         states = ", ".join(f"{name}={state}" for name, state in row.instigators.items()) or "-"
+        late = "OVERDUE" if row.overdue else "ok"
         click.echo(f"{row.pipeline_id:<28} {row.kind:<16} {row.detail:<20} {row.timezone:<16} "
-                   f"{row.priority:<8} {states}")
+                   f"{row.priority:<8} {late:<8} {states}")
 
 
 @schedules.command(name="next")

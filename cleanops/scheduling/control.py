@@ -23,7 +23,7 @@ from dagster._utils.schedules import cron_string_iterator
 from cleanops import settings
 from cleanops.db import connection
 from cleanops.pipelines.loader import LoadedPipeline, load_pipelines
-from cleanops.scheduling import definitions, policy
+from cleanops.scheduling import definitions, overdue, policy
 
 
 def workspace_file() -> str:
@@ -152,6 +152,8 @@ class ScheduleRow:
     timezone: str
     priority: str
     instigators: dict[str, str]  # name → running | stopped
+    last_success: str | None = None
+    overdue: bool = False
 
 
 def stored_statuses(instance: dg.DagsterInstance) -> dict[str, InstigatorStatus]:
@@ -189,9 +191,11 @@ def schedule_rows(instance: dg.DagsterInstance) -> list[ScheduleRow]:
     rows = []
     for pipeline in load_pipelines().pipelines:
         kind, detail = describe(pipeline)
+        state = overdue.freshness(instance, pipeline)
         rows.append(ScheduleRow(pipeline.spec.pipeline_id, kind, detail, pipeline.spec.schedule.timezone,
                                 pipeline.spec.priority,
-                                {name: _status_text(name, pipeline, stored) for name in instigator_names(pipeline)}))
+                                {name: _status_text(name, pipeline, stored) for name in instigator_names(pipeline)},
+                                state.last_success.isoformat() if state.last_success else None, state.overdue))
     return rows
 
 

@@ -237,3 +237,20 @@ def test_schedules_cli_lists_triggers_and_prints_next_runs_in_the_time_zone(make
 
     refused = runner.invoke(cli, ["schedules", "next", event.spec.pipeline_id])
     assert refused.exit_code != 0 and "no cron schedule" in refused.output
+
+
+def test_a_pipeline_without_success_in_its_window_is_overdue(make_pipeline, dagster_instance):
+    from cleanops.pipelines.runner import run_pipeline
+    from cleanops.scheduling import overdue
+
+    scheduled = make_pipeline(file_spec(unique_id("late"), priority="critical",
+                                        schedule={"type": "cron", "expression": "0 * * * *"}))
+    manual = make_pipeline(file_spec(unique_id("manual")))
+    assert overdue.freshness(dagster_instance, scheduled).overdue  # never succeeded
+    assert not overdue.freshness(dagster_instance, manual).overdue  # runs only when asked
+
+    assert run_pipeline(scheduled.spec.pipeline_id, instance=dagster_instance).success
+    fresh = overdue.freshness(dagster_instance, scheduled)
+    assert not fresh.overdue and fresh.window == dt.timedelta(hours=2)
+    later = fresh.last_success + dt.timedelta(hours=2, minutes=1)
+    assert overdue.freshness(dagster_instance, scheduled, now=later).overdue
