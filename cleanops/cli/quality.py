@@ -97,6 +97,6 @@ def report(pipeline_id: str, as_json: bool, trend: int) -> None:
         table.add_row(entry["asset"], entry["rule"], ENGINE_LABELS.get(entry["engine"], entry["engine"]),
                       entry["severity"],
                       "pass" if latest["success"] else "FAIL", str(latest["unexpected_count"] or 0),
-                      str(latest["observed_value"])[:24], _trend(entry["trend"]), f"{entry['pass_rate']:.0%}",
+                      "-" if latest["observed_value"] is None else str(latest["observed_value"])[:24], _trend(entry["trend"]), f"{entry['pass_rate']:.0%}",
                       latest["checked_at"][:19])
     Console(width=160).print(table)

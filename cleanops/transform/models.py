@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 
 import yaml
@@ -25,6 +26,7 @@ from cleanops.pipelines.schema import (
     AggregationStep, AnonymizationStep, CleansingStep, EnrichmentStep, Join, ValidationStep,
 )
 
+logger = logging.getLogger("cleanops")
 STEP_SCHEMA = "transform"
 DEFAULT_DESTINATION_SCHEMA = "marts"
 STAGING_SOURCE = "staging"
@@ -296,8 +298,13 @@ def render_files(pipelines: list[LoadedPipeline]) -> dict[str, str]:
     """Relative path under models/generated → file content, for every pipeline."""
     files: dict[str, str] = {}
     sources: list[dict] = []
+    relations: dict[str, str] = {}
     for pipeline in pipelines:
         generated = generate_pipeline(pipeline)
+        clash = _relation_clash(pipeline, relations)
+        if clash:
+            logger.warning(clash)
+            continue
         sources += generated.sources
         for model in generated.models:
             files[f"{generated.slug}/{model.name}.sql"] = model.sql
@@ -311,6 +318,21 @@ def render_files(pipelines: list[LoadedPipeline]) -> dict[str, str]:
         "description": "Validated rows staged by CleanOps ingestion, one table per pipeline source.",
         "tables": sources}]}, sort_keys=False)
     return files
+
+
+def destination_relations(pipeline: LoadedPipeline) -> list[str]:
+    return [d.table if "." in d.table else f"{DEFAULT_DESTINATION_SCHEMA}.{d.table}" for d in pipeline.spec.destinations]
+
+
+def _relation_clash(pipeline: LoadedPipeline, relations: dict[str, str]) -> str | None:
+    """Two pipelines writing one table would make dbt refuse the whole project: skip the later one."""
+    for relation in destination_relations(pipeline):
+        if relation in relations:
+            return (f"pipeline {pipeline.spec.pipeline_id}: destination {relation} is already written by "
+                    f"{relations[relation]}; its dbt models are left out")
+    for relation in destination_relations(pipeline):
+        relations[relation] = pipeline.spec.pipeline_id
+    return None
 
 
 def fingerprint(files: dict[str, str]) -> str:

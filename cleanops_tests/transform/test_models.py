@@ -211,3 +211,11 @@ def test_a_run_needing_hmac_fails_before_dbt_without_the_key(transformed, dagste
     failures = [e.dagster_event.step_failure_data.error.to_string() for e in dagster_instance.all_logs(outcome.run_id)
                 if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert any("CLEANOPS_HMAC_KEY" in message for message in failures), failures
+
+
+def test_two_pipelines_writing_one_table_keep_the_first(tmp_path):
+    first, _ = load_file(write_spec(tmp_path, customer_spec("first-writer", "shared_table")))
+    second, _ = load_file(write_spec(tmp_path, summary_spec("second-writer", "shared_table")))
+    files = models.render_files([first, second])
+    assert "first_writer/first_writer__shared_table.sql" in files
+    assert not any(path.startswith("second_writer/") for path in files)
