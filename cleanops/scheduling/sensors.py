@@ -74,32 +74,38 @@ def already_loaded(pipeline: LoadedPipeline, source_id: str, hashes: list[str]) 
         return set()
 
 
+def _changed_files(folder: landing.LandingFolder, cursor: dict[str, list]) -> tuple[list, dict[str, list]]:
+    """(path, sha256) of files not in the cursor as they are now, and the cursor of every waiting file."""
+    changed, next_cursor = [], {}
+    now = time.time()
+    for path in folder.waiting_files():
+        try:
+            stat = path.stat()
+            known = cursor.get(path.name)
+            if known and known[:2] == [stat.st_size, stat.st_mtime_ns]:
+                next_cursor[path.name] = known
+            elif now - stat.st_mtime >= SETTLE_SECONDS:
+                sha256 = file_sha256(path)
+                next_cursor[path.name] = [stat.st_size, stat.st_mtime_ns, sha256]
+                changed.append((path, sha256))
+        except FileNotFoundError:  # moved away by a run between listing and reading
+            continue
+    return changed, next_cursor
+
+
 def scan_landing_folder(folder: landing.LandingFolder, pipeline: LoadedPipeline, cursor: dict[str, list],
                         max_files_per_run: int) -> tuple[list[dg.RunRequest], dict[str, list]]:
     """New run requests and the next cursor. Files that left the folder drop out of the cursor;
-    a file whose content was already loaded, or is already in this batch, is skipped."""
-    new_files, next_cursor = [], {}
-    now = time.time()
-    for path in folder.waiting_files():
-        stat = path.stat()
-        known = cursor.get(path.name)
-        if known and known[:2] == [stat.st_size, stat.st_mtime_ns]:
-            next_cursor[path.name] = known
-            continue
-        if now - stat.st_mtime < SETTLE_SECONDS:
-            continue
-        sha256 = file_sha256(path)
-        next_cursor[path.name] = [stat.st_size, stat.st_mtime_ns, sha256]
-        new_files.append((path, sha256))
-    loaded = already_loaded(pipeline, folder.source.id, [sha for _, sha in new_files])
-    new_names = {path.name for path, _ in new_files}
-    requested_earlier = {entry[2] for name, entry in next_cursor.items() if name not in new_names}
-    batch, unique = [], set()
-    for path, sha in new_files:
-        if sha in loaded or sha in unique or sha in requested_earlier:
-            continue
-        unique.add(sha)
-        batch.append((path, sha))
+    content already loaded, already requested, or twice in this tick is requested once at most."""
+    changed, next_cursor = _changed_files(folder, cursor)
+    changed_names = {path.name for path, _ in changed}
+    skip = already_loaded(pipeline, folder.source.id, [sha for _, sha in changed])
+    skip |= {entry[2] for name, entry in next_cursor.items() if name not in changed_names}
+    batch = []
+    for path, sha in changed:
+        if sha not in skip:
+            skip.add(sha)
+            batch.append((path, sha))
     chunks = [batch[i:i + max_files_per_run] for i in range(0, len(batch), max_files_per_run)]
     return [file_run_request(folder, pipeline, chunk) for chunk in chunks], next_cursor
 
