@@ -104,18 +104,29 @@ def _write(handle, rows, fmt: str) -> int:
 @ids_option
 @source_option
 @by_option
-def replay(pipeline_id, error_code, ids, source_id, reviewed_by) -> None:
-    """Re-validate `new` rows under the current rules; passing rows move into staging."""
+@click.option("--models/--no-models", default=True, show_default=True,
+              help="Then run the pipeline's dbt models so the replayed rows reach the destination.")
+def replay(pipeline_id, error_code, ids, source_id, reviewed_by, models) -> None:
+    """Re-validate `new` rows under the current rules; passing rows move into staging (and on through dbt)."""
     from cleanops.quality import quarantine as q
 
-    reports = q.replay(_pipeline(pipeline_id), _reviewer(reviewed_by), error_code=error_code, ids=list(ids) or None,
+    pipeline = _pipeline(pipeline_id)
+    reports = q.replay(pipeline, _reviewer(reviewed_by), error_code=error_code, ids=list(ids) or None,
                        source_id=source_id)
     for r in reports:
         click.echo(f"{r.source_id}: examined {r.examined}, moved to staging {r.moved} (batch {r.batch_id}), "
                    f"still failing {r.still_failing}, unreplayable {r.unreplayable}, "
                    f"re-quarantined as duplicates {r.duplicates_requarantined}")
-    if any(r.moved for r in reports):
-        click.echo(f"run `cleanops pipelines run {pipeline_id}` to carry the replayed rows through dbt")
+    if models and any(r.moved for r in reports):
+        from cleanops.transform.run import run_models
+
+        result = run_models(pipeline)
+        if result is None:
+            click.echo("no dbt models for this pipeline (run `python -m cleanops.transform.prepare`?)")
+        else:
+            click.echo(f"dbt models run {result.run_id}: {'success' if result.success else 'FAILED'}")
+            if not result.success:
+                raise SystemExit(1)
 
 
 @quarantine.command()

@@ -22,6 +22,7 @@ from cleanops.transform.models import DEFAULT_DESTINATION_SCHEMA
 
 logger = logging.getLogger("cleanops")
 STAGING_KEY_COLUMNS = ("_cleanops_row_number",)
+NUMERIC_TYPES = ("integer", "float")
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,11 @@ def validation_rules(pipeline: LoadedPipeline) -> list[CheckRule]:
              for c in config.required_fields]
     rules += [QualityRule(name=f"pattern_{c}", type="regex", column=c, pattern=p, severity=severity)
               for c, p in config.patterns.items()]
+    # A range on a column not declared numeric is staged as text: GE cannot compare it, and
+    # ingestion has already checked every row's number, so no table-level rule is derived.
     rules += [QualityRule(name=f"range_{c}", type="range", column=c, min=r.min, max=r.max, severity=severity)
-              for c, r in config.ranges.items() if r.min is not None or r.max is not None]
+              for c, r in config.ranges.items()
+              if (r.min is not None or r.max is not None) and config.data_types.get(c) in NUMERIC_TYPES]
     rules += [QualityRule(name=f"allowed_values_{c}", type="allowed_values", column=c, values=v, severity=severity)
               for c, v in config.allowed_values.items()]
     rules += [QualityRule(name=f"unique_{'_'.join(k)}", type="unique", columns=k, severity=severity)

@@ -37,13 +37,17 @@ def runs(tmp_path_factory, cleanops_database, dagster_instance):
     warned = spec(f"warned-{suffix}", f"warned_{suffix}", [
         {"type": "allowed_values", "column": "country", "values": ["DE", "FR"], "severity": "warn"},
         {"type": "not_null", "column": "country", "table": f"warned_{suffix}"}])
+    replayable = spec(f"replayable-{suffix}", f"replayable_{suffix}", [])
+    replayable["transformations"][0]["config"]["ranges"] = {"amount": {"max": 25}}  # amount stays text: no GE range
     root = tmp_path_factory.mktemp("blocking")
     (root / "pipelines").mkdir()
     (root / "pipelines" / "orders.csv").write_text(CSV)
-    with prepared_workspace(root, [blocked, warned]) as result:
+    with prepared_workspace(root, [blocked, warned, replayable]) as result:
         outcome = {"suffix": suffix, "blocked": run_pipeline(blocked["pipeline_id"], instance=dagster_instance),
                    "warned": [run_pipeline(warned["pipeline_id"], instance=dagster_instance)],
-                   "ids": (blocked["pipeline_id"], warned["pipeline_id"]), "root": root}
+                   "replayable": run_pipeline(replayable["pipeline_id"], instance=dagster_instance),
+                   "ids": (blocked["pipeline_id"], warned["pipeline_id"], replayable["pipeline_id"]),
+                   "root": root, "replayable_spec": replayable}
         (root / "pipelines" / "orders.csv").write_text(CSV + "4,DE,40\n")  # a new file version loads again
         outcome["warned"].append(run_pipeline(warned["pipeline_id"], instance=dagster_instance))
         yield outcome
@@ -102,3 +106,20 @@ def test_quality_report_shows_latest_result_and_trend(runs):
 def _check_evaluations(instance, run_id: str):
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
     return [r.event_log_entry.dagster_event.event_specific_data for r in records]
+
+
+def test_quarantine_replay_carries_rows_through_dbt(runs, warehouse):
+    from cleanops.cli.main import cli
+    from cleanops_tests.transform.helpers import write_spec
+
+    suffix, pipeline_id = runs["suffix"], runs["ids"][2]
+    assert runs["replayable"].success
+    assert rows(warehouse, f"SELECT count(*) AS n FROM marts.replayable_{suffix}")[0]["n"] == 2  # 30 > max 25
+    changed = runs["replayable_spec"]
+    changed["transformations"][0]["config"]["ranges"] = {"amount": {"max": 100}}
+    write_spec(runs["root"] / "pipelines", changed)
+    result = CliRunner().invoke(cli, ["quarantine", "replay", pipeline_id, "--by", "test"])
+    assert result.exit_code == 0, result.output
+    assert "moved to staging 1" in result.output and "success" in result.output
+    ids = [r["id"] for r in rows(warehouse, f"SELECT id FROM marts.replayable_{suffix} ORDER BY id")]
+    assert ids == [1, 2, 3]

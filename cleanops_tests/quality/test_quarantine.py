@@ -92,7 +92,7 @@ def test_quarantine_cli_list_export_replay_accept(loaded, warehouse, tmp_path):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 5 and records[0]["raw_record"]["note"]
     write_pipeline(loaded["dir"], spec(loaded["id"], 1000))
-    replayed = runner.invoke(cli, ["quarantine", "replay", loaded["id"], "--by", "ci"])
+    replayed = runner.invoke(cli, ["quarantine", "replay", loaded["id"], "--by", "ci", "--no-models"])
     assert replayed.exit_code == 0 and "moved to staging 3" in replayed.output, replayed.output
     refused = runner.invoke(cli, ["quarantine", "accept", loaded["id"]])
     assert refused.exit_code != 0
