@@ -85,10 +85,13 @@ def scan_policy(instance, policy: Policy, cutoff: datetime) -> Iterator[Candidat
     if not statuses:
         return
     job_patterns = policy.patterns or ["*"]
+    literal = [p for p in job_patterns if not any(ch in p for ch in "*?[")]
+    job_name = literal[0] if len(job_patterns) == 1 and literal else None  # let the database filter by job
     cursor = None
     while True:
         records = instance.get_run_records(
-            filters=dg.RunsFilter(statuses=statuses, created_before=cutoff), limit=PAGE, cursor=cursor)
+            filters=dg.RunsFilter(statuses=statuses, created_before=cutoff, job_name=job_name), limit=PAGE,
+            cursor=cursor)
         for record in records:
             run = record.dagster_run
             if not any(fnmatch.fnmatchcase(run.job_name, p) for p in job_patterns):
