@@ -33,6 +33,7 @@ STAGING_SOURCE = "staging"
 HMAC_INNER_SETTING = "cleanops.hmac_ipad"
 HMAC_OUTER_SETTING = "cleanops.hmac_opad"
 MAX_NAME = 63
+CASE_FUNCTIONS = {"upper": "upper", "lower": "lower", "title": "initcap"}
 
 
 def q(identifier: str) -> str:
@@ -124,7 +125,7 @@ def cleansing_expression(column: str, step: CleansingStep) -> str:
         expression = f"nullif(btrim({expression}), '')"
     case = config.case.get(column)
     if case:
-        expression = f"{ {'upper': 'upper', 'lower': 'lower', 'title': 'initcap'}[case]}({expression})"
+        expression = f"{CASE_FUNCTIONS[case]}({expression})"
     dates = config.dates.get(column)
     if dates:
         if dates.format:
