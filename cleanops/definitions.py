@@ -28,7 +28,7 @@ def _area_definitions(result: LoadResult) -> list[dg.Definitions]:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
-            if error.name == module_name:
+            if error.name and module_name.startswith(error.name):  # the area is not there
                 continue
             raise
         parts.append(module.build(result))

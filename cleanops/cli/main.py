@@ -41,7 +41,7 @@ def _load_optional_groups() -> None:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
-            if error.name == module_name:
+            if error.name and module_name.startswith(error.name):  # the area is not there
                 continue
             raise
         cli.add_command(getattr(module, attribute))
