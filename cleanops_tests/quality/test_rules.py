@@ -106,3 +106,20 @@ def test_rule_parameters_are_checked_when_the_file_loads(make_pipeline, pipeline
             "quality": [{"type": "range", "column": "age"}]}
     loaded, errors = load_file(write_pipeline(pipelines_dir, spec))
     assert loaded is None and "min" in errors[0].message
+
+
+def test_quality_cli_rules_and_check(checked, warehouse):
+    from click.testing import CliRunner
+
+    from cleanops.cli.main import cli
+
+    pipeline_id = checked["pipeline"].spec.pipeline_id
+    listed = CliRunner().invoke(cli, ["quality", "rules", pipeline_id])
+    assert listed.exit_code == 0 and "email_strict" in listed.output and "warning" in listed.output
+    before = history.report(warehouse, pipeline_id)
+    checked_now = CliRunner().invoke(cli, ["quality", "check", pipeline_id])
+    assert checked_now.exit_code == 1  # blocking rules fail
+    assert "FAIL  staging/" in checked_now.output and "pass  staging/" in checked_now.output
+    after = {(e["asset"], e["rule"]): e for e in history.report(warehouse, pipeline_id)}
+    assert len(after) == len(before) == 11
+    assert all(len(entry["trend"]) == 2 for entry in after.values())
