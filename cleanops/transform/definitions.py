@@ -13,7 +13,7 @@ from cleanops.transform import models, project
 from cleanops.transform.translator import CleanOpsTranslator
 
 logger = logging.getLogger("cleanops")
-DBT_ASSETS_NAME = "cleanops_dbt_models"
+DBT_ASSETS_NAME = project.INVOCATION_PREFIX.rstrip("-")
 
 
 def _dbt_test_row(context: AssetExecutionContext, event: dg.AssetCheckResult, pipeline_ids: dict[str, str]):
@@ -56,7 +56,10 @@ def build_dbt_assets(hmac_groups: set[str], pipeline_ids: dict[str, str]) -> dg.
         with project.hmac_session_settings(required=needs_hmac(context, hmac_groups)):
             invocation = dbt.cli(["build"], context=context)
         events = invocation.stream().fetch_column_metadata(with_column_lineage=True)
-        yield from record_dbt_tests(events, context, pipeline_ids)
+        try:
+            yield from record_dbt_tests(events, context, pipeline_ids)
+        finally:
+            project.prune_invocation_dirs()
 
     return cleanops_dbt_models
 

@@ -29,6 +29,8 @@ GENERATED = Path("models") / "generated"
 FINGERPRINT_FILE = "cleanops_generated.json"
 HMAC_KEY_ENV = "CLEANOPS_HMAC_KEY"
 SHA256_BLOCK = 64
+INVOCATION_PREFIX = "cleanops_dbt_models-"  # dagster-dbt names run folders after the assets definition
+KEEP_INVOCATIONS = 20
 
 
 class MissingHmacKey(RuntimeError):
@@ -119,6 +121,21 @@ def is_stale(result: LoadResult) -> bool:
     except (OSError, ValueError):
         return True
     return record.get("fingerprint") != models.fingerprint(models.render_files(result.pipelines))
+
+
+def prune_invocation_dirs(keep: int = KEEP_INVOCATIONS) -> list[Path]:
+    """dagster-dbt writes a target folder per run (`target/<assets>-<run>-<id>`); keep the newest few.
+
+    They hold compiled SQL and run results, useful to look at after a failure, but a pipeline
+    that runs hourly would otherwise add thousands of folders a year.
+    """
+    target = project_dir() / "target"
+    folders = sorted((f for f in target.glob(f"{INVOCATION_PREFIX}*") if f.is_dir()),
+                     key=lambda f: f.stat().st_mtime, reverse=True)
+    removed = folders[keep:]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
 
 
 def hmac_pads(key: bytes) -> tuple[str, str]:

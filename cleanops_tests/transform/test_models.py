@@ -219,3 +219,19 @@ def test_two_pipelines_writing_one_table_keep_the_first(tmp_path):
     files = models.render_files([first, second])
     assert "first_writer/first_writer__shared_table.sql" in files
     assert not any(path.startswith("second_writer/") for path in files)
+
+
+def test_old_dbt_run_folders_are_pruned(transformed):
+    import os
+    import time
+
+    target = transformed["root"] / "cleanops_dbt" / "target"
+    made = []
+    for index in range(project.KEEP_INVOCATIONS + 3):
+        folder = target / f"{project.INVOCATION_PREFIX}fake-{index}"
+        folder.mkdir()
+        os.utime(folder, (time.time() - 86400 * (index + 1),) * 2)  # older than the real runs
+        made.append(folder)
+    removed = project.prune_invocation_dirs()
+    assert len(list(target.glob(f"{project.INVOCATION_PREFIX}*"))) == project.KEEP_INVOCATIONS
+    assert set(removed) <= set(made) and made[-1] in removed and (target / "manifest.json").exists()
