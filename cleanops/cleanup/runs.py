@@ -9,7 +9,7 @@ lose their current state.
 
 Deletion is set-based, in the instance database, one transaction per batch: the rows of
 `runs`, `run_tags`, `event_logs`, `asset_event_tags` and `asset_check_executions` are
-copied into `cleanops_archive` and deleted together, after re-checking each run's
+moved into `cleanops_archive` (one DELETE ... RETURNING feeding an INSERT per table), after re-checking each run's
 status, age and materialization role inside the transaction. That is what lets a
 cleanup remove 20,000 runs far faster than a loop over `instance.delete_run`.
 """
@@ -151,23 +151,41 @@ def delete_batch(engine: sa.Engine, cleanup_id: str, candidates: list[Candidate]
                     outcome[run_id] = ("skipped", "holds the latest materialization of an asset", 0)
                 else:
                     doomed.append(run_id)
-            sizes = _sizes(conn, doomed)
-            if doomed:
-                if archive_rows:
-                    _archive(conn, cleanup_id, doomed)
-                _delete(conn, doomed)
+            sizes = _move(conn, cleanup_id, doomed, archive_rows) if doomed else {}
             for run_id in doomed:
                 outcome[run_id] = ("deleted", "", sizes.get(run_id, 0))
     return outcome
 
 
-def _sizes(conn, run_ids: list[str]) -> dict[str, int]:
-    if not run_ids:
-        return {}
-    rows = conn.execute(
-        "SELECT r.run_id, pg_column_size(r.*) + coalesce((SELECT sum(pg_column_size(e.*)) FROM event_logs e "
-        "WHERE e.run_id = r.run_id), 0) FROM runs r WHERE r.run_id = ANY(%s)", (run_ids,)).fetchall()
-    return {r[0]: int(r[1]) for r in rows}
+# Tables in deletion order: tags of asset events before the events they point at, runs last.
+DELETE_ORDER = ("asset_event_tags", "asset_check_executions", "event_logs", "run_tags", "runs")
+
+
+def _move(conn, cleanup_id: str, run_ids: list[str], archive_rows: bool) -> dict[str, int]:
+    """Delete the runs' rows table by table, each in one statement that also archives what it
+    deletes (DELETE ... RETURNING feeding INSERT), and return the bytes removed per run."""
+    sizes: dict[str, int] = {}
+    for table in DELETE_ORDER:
+        if not _existing(conn, table):
+            continue
+        source = sql.Identifier("public", table)
+        per_run = sql.SQL("run_id") if table != "asset_event_tags" else sql.SQL("NULL::text")
+        if archive_rows:
+            target, columns = archive.ensure_archive_table(conn, "public", table)
+            statement = sql.SQL(
+                "WITH moved AS (DELETE FROM {s} WHERE {w} RETURNING *), "
+                "archived AS (INSERT INTO {t} (_cleanup_id, {c}) SELECT %(cid)s, {c} FROM moved) "
+                "SELECT {r}, sum(pg_column_size(moved.*)) FROM moved GROUP BY 1").format(
+                s=source, w=_where(table), t=target, c=archive.column_list(columns), r=per_run)
+        else:
+            statement = sql.SQL(
+                "WITH moved AS (DELETE FROM {s} WHERE {w} RETURNING *) "
+                "SELECT {r}, sum(pg_column_size(moved.*)) FROM moved GROUP BY 1").format(
+                s=source, w=_where(table), r=per_run)
+        for run_id, size in conn.execute(statement, {"cid": cleanup_id, "ids": run_ids}).fetchall():
+            if run_id is not None:
+                sizes[run_id] = sizes.get(run_id, 0) + int(size)
+    return sizes
 
 
 def _where(table: str) -> sql.Composable:
@@ -179,23 +197,6 @@ def _where(table: str) -> sql.Composable:
 
 def _existing(conn, table: str) -> bool:
     return conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None
-
-
-def _archive(conn, cleanup_id: str, run_ids: list[str]) -> None:
-    for table in RUN_TABLES:
-        if not _existing(conn, table):
-            continue
-        target, columns = archive.ensure_archive_table(conn, "public", table)
-        conn.execute(sql.SQL("INSERT INTO {t} (_cleanup_id, {c}) SELECT %(cid)s, {c} FROM {s} WHERE {w}").format(
-            t=target, c=archive.column_list(columns), s=sql.Identifier("public", table), w=_where(table)),
-            {"cid": cleanup_id, "ids": run_ids})
-
-
-def _delete(conn, run_ids: list[str]) -> None:
-    for table in ("asset_event_tags", "asset_check_executions", "event_logs", "run_tags", "runs"):
-        if _existing(conn, table):
-            conn.execute(sql.SQL("DELETE FROM {s} WHERE {w}").format(
-                s=sql.Identifier("public", table), w=_where(table)), {"ids": run_ids})
 
 
 # -- event-log chatter ---------------------------------------------------------------------
