@@ -22,8 +22,10 @@ SAMPLE_SOURCE = CLEANOPS_CONN_PROD_USER_DB="$$($(BIN)/python -m cleanops.samples
 run: install
 	$(BIN)/cleanops db start
 	$(BIN)/cleanops pipelines validate
+	$(BIN)/python -m cleanops.transform.prepare
 	$(SAMPLE_SOURCE) $(BIN)/cleanops pipelines run user-data-etl-001
 	$(BIN)/cleanops pipelines run orders-csv-001
+	$(BIN)/cleanops quality report user-data-etl-001
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
@@ -32,6 +34,7 @@ test: install
 	  CLEANOPS_TEST_TARGET=server $(BIN)/python -m pytest -v -p no:cacheprovider -m server_matrix $(PYTEST_ARGS); fi
 
 dev: install
+	$(BIN)/python -m cleanops.transform.prepare
 	$(SAMPLE_SOURCE) $(BIN)/cleanops dev
 
 bench: install
