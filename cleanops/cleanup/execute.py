@@ -62,6 +62,9 @@ def batches(candidates: Iterable[Candidate], size: int) -> Iterator[list[Candida
 
 
 class Executor:
+    """Runs one cleanup's plan batch by batch; remembers which runs went, so their compute
+    logs follow them and the logs of a run that stayed are kept."""
+
     def __init__(self, session: CleanupSession, progress: Callable[[int], None] | None = None):
         self.session = session
         self.options = session.options
