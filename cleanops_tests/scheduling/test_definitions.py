@@ -254,3 +254,26 @@ def test_a_pipeline_without_success_in_its_window_is_overdue(make_pipeline, dags
     assert not fresh.overdue and fresh.window == dt.timedelta(hours=2)
     later = fresh.last_success + dt.timedelta(hours=2, minutes=1)
     assert overdue.freshness(dagster_instance, scheduled, now=later).overdue
+
+
+def test_trigger_cli_queues_a_run_with_the_priority_asked_for(make_pipeline, dagster_instance):
+    from click.testing import CliRunner
+
+    from cleanops.cli.main import cli
+
+    pipeline = make_pipeline(file_spec(unique_id("ext"), priority="low",
+                                       schedule={"type": "event", "triggers": [{"type": "external"}]}))
+    result = CliRunner().invoke(cli, ["trigger", pipeline.spec.pipeline_id, "--priority", "critical"])
+    assert result.exit_code == 0, result.output
+    run_id = result.output.split()[2]
+    try:
+        run = dagster_instance.get_run_by_id(run_id)
+        assert run.status == dg.DagsterRunStatus.QUEUED  # no daemon here: it waits in the queue
+        assert run.job_name == pipeline.spec.slug
+        assert run.tags["dagster/priority"] == "2" and run.tags["cleanops/trigger"] == "external"
+        assert run.tags["cleanops/pipeline"] == pipeline.spec.pipeline_id
+    finally:
+        dagster_instance.delete_run(run_id)
+
+    unknown = CliRunner().invoke(cli, ["trigger", "no-such-pipeline"])
+    assert unknown.exit_code != 0 and "no pipeline 'no-such-pipeline'" in unknown.output
