@@ -95,7 +95,18 @@ def build_pipeline_scheduling(pipeline: LoadedPipeline) -> tuple[list, list]:
     return schedules, pipeline_sensors
 
 
+def warn_about_unknown_upstreams(result: LoadResult) -> None:
+    """A `depends_on` naming no loaded pipeline can never be satisfied: say so at load time."""
+    known = {p.spec.pipeline_id for p in result.pipelines}
+    for pipeline in result.pipelines:
+        missing = [upstream for upstream in pipeline.spec.depends_on if upstream not in known]
+        if missing:
+            logger.warning("%s: depends_on names unknown pipeline(s) %s; it will not run until they exist",
+                           pipeline.file, ", ".join(missing))
+
+
 def build(result: LoadResult) -> dg.Definitions:
+    warn_about_unknown_upstreams(result)
     schedules, all_sensors = [], []
     for pipeline in result.pipelines:
         pipeline_schedules, pipeline_sensors = build_pipeline_scheduling(pipeline)
