@@ -277,3 +277,30 @@ def test_trigger_cli_queues_a_run_with_the_priority_asked_for(make_pipeline, dag
 
     unknown = CliRunner().invoke(cli, ["trigger", "no-such-pipeline"])
     assert unknown.exit_code != 0 and "no pipeline 'no-such-pipeline'" in unknown.output
+
+
+def test_dependency_condition_requests_downstream_only_after_upstream_success(make_pipeline, pipelines_dir):
+    upstream = make_pipeline({"pipeline_id": unique_id("up"),
+                              "data_sources": [{"id": "rows", "type": "csv", "path": "up.csv"}]})
+    downstream = make_pipeline(file_spec(unique_id("down"), depends_on=[upstream.spec.pipeline_id]))
+    defs = build_definitions()
+    down_key = dg.AssetKey(["staging", f"{downstream.spec.slug}__events"])
+    up_job = defs.resolve_job_def(upstream.spec.slug)
+
+    with dg.instance_for_test() as instance:
+        def requested(cursor):
+            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+            return down_key in {r.key for r in result.results if r.true_subset.size}, result.cursor
+
+        asked, cursor = requested(None)
+        assert not asked
+        assert not up_job.execute_in_process(instance=instance, raise_on_error=False).success  # up.csv missing
+        asked, cursor = requested(cursor)
+        assert not asked
+
+        (pipelines_dir / "up.csv").write_text("id\n1\n")
+        assert up_job.execute_in_process(instance=instance).success
+        asked, cursor = requested(cursor)
+        assert asked
+        asked, cursor = requested(cursor)
+        assert not asked  # handled once, not again until the upstream updates again
