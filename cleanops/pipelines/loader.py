@@ -54,17 +54,29 @@ class LoadResult:
         raise KeyError(f"no pipeline {pipeline_id!r} (known: {known})")
 
 
-def _field_path(location: tuple) -> str:
+def _field_path(location: tuple, document: object) -> str:
+    """pydantic's error location as the user wrote it: `data_sources[0].connection`.
+
+    For tagged unions pydantic puts the tag (a source's `type`, say) into the location;
+    it is not a field the user wrote, so it is left out.
+    """
     parts: list[str] = []
+    node = document
     for item in location:
+        if isinstance(node, dict) and item not in node and node.get("type") == item:
+            continue
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ("csv", "json", "jsonl", "parquet", "postgresql", "mysql", "sqlite", "api",
-                      "validation", "anonymization", "cleansing", "enrichment", "aggregation"):
-            continue  # pydantic's discriminator tag, not a field the user wrote
         else:
             parts.append(("." if parts else "") + str(item))
+        node = node[item] if isinstance(node, (dict, list)) and _has(node, item) else None
     return "".join(parts)
+
+
+def _has(node, item) -> bool:
+    if isinstance(node, dict):
+        return item in node
+    return isinstance(item, int) and 0 <= item < len(node)
 
 
 def _read_document(path: Path) -> object:
@@ -89,7 +101,7 @@ def load_file(path: Path) -> tuple[LoadedPipeline | None, list[PipelineError]]:
         spec = PipelineSpec.model_validate(document)
     except ValidationError as error:
         return None, [
-            PipelineError(path, _field_path(item["loc"]), item["msg"]) for item in error.errors()
+            PipelineError(path, _field_path(item["loc"], document), item["msg"]) for item in error.errors()
         ]
     return LoadedPipeline(spec, path), []
 
