@@ -67,6 +67,7 @@ def build_execution_log(engine: sa.Engine, run_id: str, dagster_run: dict[str, A
         started = dagster_run.get("started_at") or started
         completed = dagster_run.get("completed_at") or completed
         status = dagster_run.get("status") or status
+        steps.extend(dagster_run.get("later_steps", []))
     return {
         "execution_id": run_id,
         "pipeline_id": rows[0]["pipeline_id"],
@@ -96,4 +97,24 @@ def dagster_run_summary(instance, run_id: str) -> dict[str, Any] | None:
     status = record.dagster_run.status.value.lower()
     status = {"success": "success", "failure": "failure", "canceled": "cancelled"}.get(status, status)
     as_time = lambda ts: dt.datetime.fromtimestamp(ts, dt.timezone.utc) if ts else None  # noqa: E731
-    return {"status": status, "started_at": as_time(record.start_time), "completed_at": as_time(record.end_time)}
+    return {"status": status, "started_at": as_time(record.start_time), "completed_at": as_time(record.end_time),
+            "later_steps": _later_steps(instance, run_id, as_time)}
+
+
+def _later_steps(instance, run_id: str, as_time) -> list[dict[str, Any]]:
+    """The run's steps after ingestion (dbt models, checks), from Dagster's own step stats."""
+    steps = []
+    for stat in instance.get_run_step_stats(run_id):
+        if stat.step_key.startswith("staging__"):
+            continue  # ingestion steps are logged in detail by the load itself
+        name = ("transformation" if "dbt" in stat.step_key
+                else "quality_checks" if stat.step_key.startswith("ge_") else stat.step_key)
+        started, ended = as_time(stat.start_time), as_time(stat.end_time)
+        steps.append({
+            "step": name, "dagster_step": stat.step_key,
+            "started_at": _iso(started), "completed_at": _iso(ended),
+            "duration_seconds": round(stat.end_time - stat.start_time, 3) if stat.end_time and stat.start_time else None,
+            "status": stat.status.value.lower() if stat.status else "unknown",
+            "records_materialized_assets": len(stat.materialization_events),
+        })
+    return sorted(steps, key=lambda step: step["started_at"] or "")
