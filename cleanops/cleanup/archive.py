@@ -1,9 +1,10 @@
 """Archives: what a cleanup deletes is kept first, so every cleanup can be undone.
 
 Files go into a folder archive, `<archives>/<cleanup_id>/files/<n>`, one plain file per
-original (so a partly written archive is still readable after a crash), each with its
-mode and mtime, listed in `manifest.jsonl` with its original path, size and sha256. A
-manifest line is flushed to disk before the original is unlinked.
+original (so a partly written archive is still readable after a crash) — a hard link to
+the original's inode on the same file system, else a copy — each with its mode and
+mtime, listed in `manifest.jsonl` with its original path, size and sha256. A batch's
+manifest lines and links or copies are made durable before its originals are unlinked.
 
 Database rows go into tables of the `cleanops_archive` schema of the database they came
 from (warehouse rows in the warehouse, Dagster rows in the instance database), with a
@@ -34,7 +35,14 @@ def cleanup_dir(cleanup_id: str) -> Path:
 
 
 class FileArchive:
-    """Copies files (from an open descriptor) into one cleanup's archive folder."""
+    """Keeps files (held open by the caller) in one cleanup's archive folder.
+
+    On the same file system the archive entry is a hard link to the file's own inode: no
+    data is copied, mode and mtime are the file's own, and unlinking the original then
+    just moves the file into the archive. Elsewhere (or where linking is refused) the
+    content is copied from the open descriptor, with mode and mtimes set on the copy.
+    Either way the sha256 is computed from the held descriptor.
+    """
 
     def __init__(self, cleanup_id: str) -> None:
         self.folder = cleanup_dir(cleanup_id) / "files"
@@ -43,26 +51,19 @@ class FileArchive:
         self._manifest = open(self.manifest_path, "a", encoding="utf-8")
         self._next = sum(1 for _ in open(self.manifest_path, encoding="utf-8"))
         self.bytes_written = 0
+        self._device = os.stat(self.folder).st_dev
 
-    def add(self, candidate: Candidate, fd: int, info: os.stat_result) -> dict:
+    def add(self, candidate: Candidate, fd: int, info: os.stat_result, dir_fd: int | None = None,
+            name: bytes | None = None) -> dict:
         number = self._next
         self._next += 1
         target = self.folder / f"{number:09d}"
-        digest = hashlib.sha256()
-        os.lseek(fd, 0, os.SEEK_SET)
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            while chunk := os.read(fd, CHUNK):
-                digest.update(chunk)
-                os.write(out, chunk)
-            os.fchmod(out, stat_mode(info))
-            os.utime(out, ns=(info.st_atime_ns, info.st_mtime_ns))
-        finally:
-            os.close(out)
+        linked = dir_fd is not None and info.st_dev == self._device and _link(dir_fd, name, target, info)
+        digest = _hash_fd(fd) if linked else _copy_fd(fd, target, info)
         entry = {"n": number, "archived": target.name, "path": candidate.path, "data_type": candidate.data_type,
                  "size": info.st_size, "mode": stat_mode(info), "mtime_ns": info.st_mtime_ns,
                  "atime_ns": info.st_atime_ns, "uid": info.st_uid, "gid": info.st_gid,
-                 "sha256": digest.hexdigest()}
+                 "sha256": digest, "linked": linked}
         self._manifest.write(json.dumps(entry) + "\n")
         self.bytes_written += info.st_size
         return entry
@@ -78,6 +79,42 @@ class FileArchive:
     def close(self) -> None:
         self.flush()
         self._manifest.close()
+
+
+def _link(dir_fd: int, name: bytes, target: Path, info: os.stat_result) -> bool:
+    """Hard-link the held file into the archive; False (and nothing left behind) if that fails
+    or the name no longer points at the inode we hold."""
+    try:
+        os.link(name, target, src_dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    if os.stat(target, follow_symlinks=False).st_ino != info.st_ino:
+        os.unlink(target)
+        return False
+    return True
+
+
+def _hash_fd(fd: int) -> str:
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_fd(fd: int, target: Path, info: os.stat_result) -> str:
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        while chunk := os.read(fd, CHUNK):
+            digest.update(chunk)
+            os.write(out, chunk)
+        os.fchmod(out, stat_mode(info))
+        os.utime(out, ns=(info.st_atime_ns, info.st_mtime_ns))
+    finally:
+        os.close(out)
+    return digest.hexdigest()
 
 
 def _syncfs(folder: Path) -> None:

@@ -221,7 +221,7 @@ def hold(candidate: Candidate, handles: DirectoryHandles, archiver=None) -> Held
         except BlockingIOError:
             os.close(fd)
             return FileOutcome("skipped", "locked by another process (flock)")
-        entry = archiver.add(candidate, fd, info) if archiver is not None else None
+        entry = archiver.add(candidate, fd, info, dir_fd, name) if archiver is not None else None
         return HeldFile(candidate, dir_fd, name, fd, info.st_ino, entry)
     except OSError as error:
         os.close(fd)

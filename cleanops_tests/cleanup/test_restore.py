@@ -82,3 +82,35 @@ def test_restore_quarantine_rows_identical(warehouse):
     again = restore.restore(warehouse, result.cleanup_id, "test")  # moved back: a second restore adds nothing
     assert again.rows_restored == {}
     assert _rows(warehouse, table, "quarantine") == before
+
+
+def test_restore_from_copied_archive_when_linking_is_impossible(warehouse, tmp_path, monkeypatch):
+    """Archives on another file system get copies instead of hard links (as after EXDEV)."""
+    from cleanops.cleanup import archive
+
+    monkeypatch.setattr(archive, "_link", lambda *args: False)
+    root = tmp_path / "root"
+    make_file(root / "a.bin", os.urandom(2_500_000), mode=0o604, age_days=20)
+    before = snapshot(root)
+    data_type = file_policy(warehouse, root)
+    result = service.run_cleanup(warehouse, options(data_type))
+    assert result.verification.ok and result.totals.archive_bytes == 2_500_000
+    entries = list(archive.read_manifest(result.cleanup_id))
+    assert [e["linked"] for e in entries] == [False]
+    restore.restore(warehouse, result.cleanup_id, "test")
+    assert snapshot(root) == before
+
+
+def test_archive_is_a_hard_link_on_the_same_file_system(warehouse, tmp_path):
+    from cleanops import settings
+    from cleanops.cleanup import archive
+
+    if os.stat(tmp_path).st_dev != os.stat(settings.paths().home).st_dev:
+        pytest.skip("the test folder and CLEANOPS_HOME are on different file systems")
+    make_file(tmp_path / "root" / "a.log", b"payload")
+    data_type = file_policy(warehouse, tmp_path / "root")
+    result = service.run_cleanup(warehouse, options(data_type))
+    entry = next(archive.read_manifest(result.cleanup_id))
+    assert entry["linked"] is True
+    copy = archive.cleanup_dir(result.cleanup_id) / "files" / entry["archived"]
+    assert copy.read_bytes() == b"payload" and os.stat(copy).st_nlink == 1
