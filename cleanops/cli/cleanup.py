@@ -30,9 +30,13 @@ def _database_url(host, port, name, user, password, url) -> str | None:
         return None
     from sqlalchemy.engine import URL
 
+    host = host or "localhost"
+    if host.startswith("/"):  # a unix-socket folder (libpq style) goes in the query string
+        return URL.create("postgresql+psycopg", username=user or "postgres", password=password or None,
+                          database=name or "cleanops", query={"host": host, "port": str(port or 5432)}
+                          ).render_as_string(hide_password=False)
     return URL.create("postgresql+psycopg", username=user or "postgres", password=password or None,
-                      host=host or "localhost", port=port or 5432,
-                      database=name or "cleanops").render_as_string(hide_password=False)
+                      host=host, port=port or 5432, database=name or "cleanops").render_as_string(hide_password=False)
 
 
 def _engine():

@@ -108,3 +108,26 @@ def test_emergency_type_halves_retention_in_the_preview(warehouse, tmp_path):
                                    "--data-type", data_type, "--json").output)
     assert normal["candidate_count"] == 0 and emergency["candidate_count"] == 1
     assert emergency["archive"] is True  # backups stay on unless --skip-backups
+
+
+def test_db_options_reach_the_named_server(warehouse, tmp_path):
+    """--db-host/--db-port/--db-user/--db-name in a child process (they set the process environment)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cleanops.db import connection
+
+    target = connection.configured_target()
+    params = target.libpq_params()
+    env = {k: v for k, v in os.environ.items() if k != "CLEANOPS_DATABASE_URL"}
+    if params["password"]:
+        env["CLEANOPS_DB_PASSWORD"] = str(params["password"])
+    data_type = file_policy(warehouse, tmp_path, days=42)
+    output = subprocess.run(
+        [str(Path(sys.executable).parent / "cleanops"), "cleanup", "--db-host", str(params["host"]),
+         "--db-port", str(params["port"]), "--db-user", str(params["user"]), "--db-name", target.warehouse_database,
+         "--config", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert output.returncode == 0, output.stderr
+    assert {p["data_type"]: p["retention_days"] for p in json.loads(output.stdout)}[data_type] == 42
