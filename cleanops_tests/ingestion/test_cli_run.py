@@ -5,20 +5,24 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import yaml
 from click.testing import CliRunner
 
 from cleanops.cli.main import cli
 from cleanops.ingestion.assets import retry_policy_for
 from cleanops.pipelines.loader import load_file
+from cleanops_tests.transform.helpers import prepared_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_run_shows_in_the_instance_and_prints_the_execution_log(pipelines_dir, dagster_instance):
-    shutil.copy(REPO / "pipelines" / "orders_csv.yaml", pipelines_dir)
-    shutil.copytree(REPO / "pipelines" / "data", pipelines_dir / "data")
+def test_run_shows_in_the_instance_and_prints_the_execution_log(tmp_path, dagster_instance):
+    spec = yaml.safe_load((REPO / "pipelines" / "orders_csv.yaml").read_text())
+    shutil.copytree(REPO / "pipelines" / "data", tmp_path / "pipelines" / "data")
     runner = CliRunner()
-    result = runner.invoke(cli, ["pipelines", "run", "orders-csv-001", "--json"], catch_exceptions=False)
+    with prepared_workspace(tmp_path, [spec]):  # its own dbt project copy and manifest
+        result = runner.invoke(cli, ["pipelines", "run", "orders-csv-001", "--json"], catch_exceptions=False)
+        table = runner.invoke(cli, ["runs", "show", "latest", "--pipeline", "orders-csv-001"])
     assert result.exit_code == 0, result.output
     log = json.loads(result.output[result.output.index("{"):])
     assert log["pipeline_id"] == "orders-csv-001" and log["status"] == "success"
@@ -31,8 +35,6 @@ def test_run_shows_in_the_instance_and_prints_the_execution_log(pipelines_dir, d
     assert all(s["started_at"] <= s["completed_at"] for s in log["steps"])
     record = dagster_instance.get_run_record_by_id(log["execution_id"])
     assert record is not None and record.dagster_run.status == dg.DagsterRunStatus.SUCCESS
-
-    table = runner.invoke(cli, ["runs", "show", "latest", "--pipeline", "orders-csv-001"])
     assert table.exit_code == 0 and "MALFORMED_ROW" in table.output
 
 
