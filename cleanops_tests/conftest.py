@@ -51,7 +51,8 @@ def cleanops_database(tmp_path_factory):
         server = os.environ["CLEANOPS_TEST_POSTGRES_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
         name = f"cleanops_test_{uuid.uuid4().hex[:10]}"
         os.environ["CLEANOPS_DATABASE_URL"] = sa.make_url(server).set(database=name).render_as_string(False)
-        created = [name, f"{name}_dagster"]
+        created = [name, f"{name}_dagster", f"{name}_sample_source"]
+        os.environ["CLEANOPS_SAMPLE_SOURCE_DATABASE"] = f"{name}_sample_source"
     else:
         os.environ.pop("CLEANOPS_DATABASE_URL", None)
     migrate.forget_applied_cache()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 
 import sqlalchemy as sa
@@ -18,6 +19,11 @@ import sqlalchemy as sa
 from cleanops.db import connection
 
 SOURCE_DATABASE = "cleanops_sample_source"
+
+
+def source_database() -> str:
+    """The sample source's database name (tests on a shared server give each session its own)."""
+    return os.environ.get("CLEANOPS_SAMPLE_SOURCE_DATABASE", SOURCE_DATABASE)
 COUNTRIES = ["DE", "FR", "GB", "US", "ES", "IT", "NL", "SE", "PL", "BR"]
 
 
@@ -51,15 +57,16 @@ def sample_users(count: int, seed: int = 7) -> list[dict]:
 
 def source_url() -> sa.URL:
     target = connection.configured_target()
-    return target.url(SOURCE_DATABASE)
+    return target.url(source_database())
 
 
 def prepare(count: int = 5000) -> sa.URL:
     target = connection.ensure_database()
     admin = sa.create_engine(target.server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
-        if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": SOURCE_DATABASE}):
-            conn.execute(sa.text(f'CREATE DATABASE "{SOURCE_DATABASE}"'))
+        name = source_database()
+        if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": name}):
+            conn.execute(sa.text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}"))
     admin.dispose()
     url = source_url()
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
