@@ -100,21 +100,23 @@ def _matches(column: pa.Array, pattern: str) -> pa.Array:
 
 
 def _valid_calendar_dates(column: pa.Array) -> pa.Array:
-    """False where a date-shaped value is not a real day (2024-02-30).
+    """False where a date-shaped value is not a real day (2023-02-30, 2023-04-31).
 
     The type regex already bounds month and day, so only days 29-31 can be impossible;
-    those few rows are parsed and printed back (strptime rolls 2023-02-30 over to
-    2023-03-02, a real day prints back unchanged). Parsing every row cost 10x more.
+    for those few rows the day is compared with the month's length (leap years included),
+    with integer arithmetic rather than parsing every value as a date (10x cheaper).
     """
-    day = pc.utf8_slice_codeunits(column, 0, 10)
-    suspicious = np.flatnonzero(pc.fill_null(pc.match_substring_regex(day, r"-(29|30|31)$"), False)
+    day_text = pc.utf8_slice_codeunits(column, 0, 10)
+    suspicious = np.flatnonzero(pc.fill_null(pc.match_substring_regex(day_text, r"-(29|30|31)$"), False)
                                 .to_numpy(zero_copy_only=False))
     valid = np.ones(len(column), dtype=bool)
     if len(suspicious):
-        subset = day.take(pa.array(suspicious))
-        parsed = pc.strptime(subset, format="%Y-%m-%d", unit="s", error_is_null=True)
-        same = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), subset), False)
-        valid[suspicious] = same.to_numpy(zero_copy_only=False)
+        subset = day_text.take(pa.array(suspicious))
+        year, month, day = (pc.cast(pc.utf8_slice_codeunits(subset, a, b), pa.int32()).to_numpy()
+                            for a, b in ((0, 4), (5, 7), (8, 10)))
+        leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+        month_length = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month] + ((month == 2) & leap)
+        valid[suspicious] = day <= month_length
     return pa.array(valid)
 
 
