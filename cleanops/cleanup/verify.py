@@ -38,6 +38,7 @@ def verify(session: CleanupSession, check_archive_checksums: bool = True,
     statuses: Counter = Counter()
     deleted_rows: Counter = Counter()
     deleted_runs: list[str] = []
+    event_rows = 0
     path = session.path(RESULTS)
     if path.exists():
         with open(path, encoding="utf-8") as handle:
@@ -50,6 +51,8 @@ def verify(session: CleanupSession, check_archive_checksums: bool = True,
                     _verify_file(result, report, check_archive_checksums)
                 elif result["kind"] == "run":
                     deleted_runs.append(result["key"])
+                elif result["kind"] == "event_rows":
+                    event_rows += result["size"]
                 elif result["kind"] in ("staged_batch", "quarantine_rows"):
                     _verify_rows_gone(session, result, report)
                     deleted_rows[(result["extra"]["schema"], result["extra"]["table"])] += result["size"]
@@ -62,7 +65,19 @@ def verify(session: CleanupSession, check_archive_checksums: bool = True,
         _verify_runs(session, deleted_runs, report)
     if session.options.archive:
         _verify_archived_rows(session, deleted_rows, report)
+        if event_rows:
+            _verify_archived_events(session, event_rows, report)
     return report
+
+
+def _verify_archived_events(session: CleanupSession, deleted: int, report: VerificationReport) -> None:
+    """Event rows removed as chatter are all in the instance database's archive (with any of the runs' events)."""
+    with session.instance_engine.connect() as conn:
+        table = f"cleanops_archive.{conn.dialect.identifier_preparer.quote(archive.archive_table_name('public', 'event_logs'))}"
+        archived = conn.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE _cleanup_id = :id"),
+                               {"id": session.cleanup_id})
+    if archived < deleted:
+        report.problems.append(f"{deleted} event-log rows deleted but {archived} archived")
 
 
 def _verify_file(result: dict, report: VerificationReport, checksums: bool) -> None:
