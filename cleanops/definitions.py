@@ -8,11 +8,11 @@ a `build(result)` function in `cleanops/<area>/definitions.py`.
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import dagster as dg
 
+from cleanops.optional import import_if_present
 from cleanops.pipelines.factory import build_all
 from cleanops.pipelines.loader import LoadResult, load_pipelines
 
@@ -22,17 +22,8 @@ AREAS = ("transform", "quality", "scheduling", "cleanup", "monitoring")
 
 
 def _area_definitions(result: LoadResult) -> list[dg.Definitions]:
-    parts = []
-    for area in AREAS:
-        module_name = f"cleanops.{area}.definitions"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name and module_name.startswith(error.name):  # the area is not there
-                continue
-            raise
-        parts.append(module.build(result))
-    return parts
+    modules = (import_if_present(f"cleanops.{area}.definitions") for area in AREAS)
+    return [module.build(result) for module in modules if module is not None]
 
 
 def build_definitions(result: LoadResult | None = None) -> dg.Definitions:

@@ -28,7 +28,7 @@ def register(command: click.Command) -> None:
 
 
 def _load_optional_groups() -> None:
-    import importlib
+    from cleanops.optional import import_if_present
 
     for module_name, attribute in (
         ("cleanops.cli.cleanup", "cleanup"),
@@ -38,13 +38,9 @@ def _load_optional_groups() -> None:
         ("cleanops.cli.schedules", "schedules"),
         ("cleanops.cli.trigger", "trigger"),
     ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name and module_name.startswith(error.name):  # the area is not there
-                continue
-            raise
-        cli.add_command(getattr(module, attribute))
+        module = import_if_present(module_name)
+        if module is not None:
+            cli.add_command(getattr(module, attribute))
 
 
 _load_optional_groups()

@@ -1,5 +1,6 @@
 """SQL sources: `?` parameters, the incremental watermark, other engines, clear errors."""
 
+import contextlib
 import datetime as dt
 import os
 import uuid
@@ -69,22 +70,36 @@ def _incremental_load_roundtrip(source_url: str, kind: str, make_pipeline, wareh
     assert count(warehouse, staging) == 50
 
 
-@pytest.mark.server_matrix
-def test_postgresql_source_is_incremental(make_pipeline, warehouse, monkeypatch, cleanops_database):
+@contextlib.contextmanager
+def _scratch_database(admin_url, quote: str, **admin_options):
+    """A database of the test's own on a server, dropped afterwards; yields its URL."""
     name = f"cleanops_src_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(cleanops_database.server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = cleanops_database.url(name).render_as_string(hide_password=False)
+    admin = sa.create_engine(admin_url, poolclass=sa.pool.NullPool, **admin_options)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {quote}{name}{quote}"))
+    try:
+        yield sa.make_url(admin_url).set(database=name)
+    finally:
+        force = " WITH (FORCE)" if quote == '"' else ""
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quote}{name}{quote}{force}"))
+        admin.dispose()
+
+
+def _roundtrip_on(url, plain_driver: str, kind: str, make_pipeline, warehouse, monkeypatch):
     source = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
-        _incremental_load_roundtrip(url.replace("postgresql+psycopg", "postgresql"), "postgresql",
-                                    make_pipeline, warehouse, monkeypatch, source)
+        as_user_writes_it = url.set(drivername=plain_driver).render_as_string(hide_password=False)
+        _incremental_load_roundtrip(as_user_writes_it, kind, make_pipeline, warehouse, monkeypatch, source)
     finally:
         source.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+
+
+@pytest.mark.server_matrix
+def test_postgresql_source_is_incremental(make_pipeline, warehouse, monkeypatch, cleanops_database):
+    with _scratch_database(cleanops_database.server_url.set(database="postgres"), '"',
+                           isolation_level="AUTOCOMMIT") as url:
+        _roundtrip_on(url, "postgresql", "postgresql", make_pipeline, warehouse, monkeypatch)
 
 
 @pytest.mark.server_matrix
@@ -93,20 +108,8 @@ def test_mariadb_source_is_incremental(make_pipeline, warehouse, monkeypatch):
     server = os.environ.get("CLEANOPS_TEST_MYSQL_URL")
     if not server:
         pytest.skip("CLEANOPS_TEST_MYSQL_URL is not set (CI sets it to the MariaDB on 127.0.0.1:3306)")
-    name = f"cleanops_src_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server, poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
-    url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
-    source = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        _incremental_load_roundtrip(url.replace("mysql+pymysql", "mysql"), "mysql",
-                                    make_pipeline, warehouse, monkeypatch, source)
-    finally:
-        source.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    with _scratch_database(server, "`") as url:
+        _roundtrip_on(url, "mysql", "mysql", make_pipeline, warehouse, monkeypatch)
 
 
 @pytest.mark.server_matrix
