@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
+from pathlib import Path
 
 import click
 
@@ -17,8 +19,11 @@ def dev(port: int) -> None:
     """Start the database, then the Dagster UI and daemon (dagster dev) on 127.0.0.1."""
     connection.apply_environment()
     os.chdir(settings.PROJECT_ROOT)
-    os.execvp("dagster", ["dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w",
-                          str(settings.PROJECT_ROOT / "workspace.yaml")])
+    # The venv's own tools (dagster, dbt), whether or not the venv is activated.
+    bin_dir = Path(sys.executable).parent
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.execv(str(bin_dir / "dagster"), ["dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w",
+                                        str(settings.PROJECT_ROOT / "workspace.yaml")])
 
 
 @click.command()
