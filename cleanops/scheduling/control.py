@@ -85,20 +85,17 @@ def set_running(pipeline_id: str, running: bool, instance: dg.DagsterInstance | 
     changes = []
     with open_workspace(instance) as workspace:
         repo = workspace.repo
-        for schedule in repo.get_schedules():
-            if schedule.name.startswith(prefix):
+        kinds = (("schedule", repo.get_schedules(), instance.start_schedule, instance.stop_schedule),
+                 ("sensor", repo.get_sensors(), instance.start_sensor, instance.stop_sensor))
+        for kind, instigators, start, stop in kinds:
+            for instigator in instigators:
+                if not instigator.name.startswith(prefix):
+                    continue
                 if running:
-                    instance.start_schedule(schedule)
+                    start(instigator)
                 else:
-                    instance.stop_schedule(schedule.get_remote_origin_id(), schedule.selector_id, schedule)
-                changes.append(StateChange("schedule", schedule.name, "running" if running else "stopped"))
-        for sensor in repo.get_sensors():
-            if sensor.name.startswith(prefix):
-                if running:
-                    instance.start_sensor(sensor)
-                else:
-                    instance.stop_sensor(sensor.get_remote_origin_id(), sensor.selector_id, sensor)
-                changes.append(StateChange("sensor", sensor.name, "running" if running else "stopped"))
+                    stop(instigator.get_remote_origin_id(), instigator.selector_id, instigator)
+                changes.append(StateChange(kind, instigator.name, "running" if running else "stopped"))
     return changes
 
 
