@@ -9,7 +9,6 @@ batch never lands twice.
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,10 +16,10 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from cleanops.ingestion.encode import encode
 from cleanops.ingestion.validate import RejectedRow, ValidatedChunk, Validator
 
 META_COLUMNS = ("_cleanops_batch_id", "_cleanops_source", "_cleanops_origin", "_cleanops_row_number",
@@ -81,12 +80,16 @@ class Stager:
         self.staging = sql.Identifier("staging", self.table)
         self.quarantine = sql.Identifier("quarantine", self.table)
         self.columns: list[str] = []
+        self.column_types: dict[str, str] = {}  # as the catalog has them, for binary COPY
+        self.rows_copied = 0  # as the server reported them, per COPY and duplicate pass
         self.counts = LoadCounts()
 
     # -- transaction -------------------------------------------------------------------
 
     def __enter__(self) -> "Stager":
         self.conn.execute("BEGIN")
+        # A datetime without an offset means UTC, whatever the server's own TimeZone.
+        self.conn.execute("SET LOCAL TimeZone = 'UTC'")
         self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"staging.{self.table}",))
         self._create_quarantine_table()
         return self
@@ -117,6 +120,8 @@ class Stager:
                 reviewed_at    timestamptz,
                 reviewed_by    text
             )""").format(q=self.quarantine))
+        self.conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {q} (batch_id)").format(
+            i=sql.Identifier(f"{self.table[:50]}_batch"), q=self.quarantine))
         self.conn.execute(sql.SQL("DELETE FROM {q} WHERE batch_id = %s").format(q=self.quarantine), (self.batch_id,))
 
     def _ensure_staging_columns(self, columns: list[str]) -> None:
@@ -135,13 +140,32 @@ class Stager:
             self.conn.execute(sql.SQL(
                 "CREATE INDEX IF NOT EXISTS {i} ON {t} USING brin (_cleanops_loaded_at)"
             ).format(i=sql.Identifier(f"{self.table[:50]}_loaded_brin"), t=self.staging))
-            self.conn.execute(sql.SQL("DELETE FROM {t} WHERE _cleanops_batch_id = %s").format(t=self.staging),
-                              (self.batch_id,))
+            if self._batch_committed_before():
+                self.conn.execute(sql.SQL("DELETE FROM {t} WHERE _cleanops_batch_id = %s").format(t=self.staging),
+                                  (self.batch_id,))
         for column in columns:
             if column not in self.columns:
                 self.conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
                     t=self.staging, c=sql.Identifier(column), ty=sql.SQL(types[column])))
                 self.columns.append(column)
+                self.column_types = {}
+        if not self.column_types:
+            self.column_types = dict(self.conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (self.staging.as_string(self.conn),)).fetchall())
+
+    def _batch_committed_before(self) -> bool:
+        """Whether an earlier attempt of this batch committed (then its rows are replaced).
+
+        Asked of the execution log, written in the same transaction as the rows, instead
+        of the staging table: that table has no index on the batch id and grows with every
+        load, so looking there would make each load slower than the last.
+        """
+        return self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM cleanops.execution_log WHERE run_id = %s AND pipeline_id = %s"
+            " AND source_id = %s AND status = 'success')",
+            (self.batch_id, self.pipeline_id, self.source_id)).fetchone()[0]
 
     # -- writing -----------------------------------------------------------------------
 
@@ -162,16 +186,15 @@ class Stager:
         self.conn.execute("SELECT set_config('cleanops.batch_id', %s, true), set_config('cleanops.source_id', %s, true),"
                           " set_config('cleanops.origin', %s, true)", (self.batch_id, self.source_id, origin))
         table = pa.Table.from_batches([batch]).append_column("_cleanops_row_number", row_numbers.cast(pa.int64()))
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False))
-        payload = buffer.getbuffer()  # no copy of the CSV text
+        payload = encode(table, self.column_types)
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.schema.names)
         with self.conn.cursor() as cursor:
-            with cursor.copy(sql.SQL("COPY {t} ({c}) FROM STDIN WITH (FORMAT csv)").format(
-                    t=self.staging, c=columns)) as copy:
-                copy.write(payload)
+            with cursor.copy(sql.SQL("COPY {t} ({c}) FROM STDIN WITH ({o})").format(
+                    t=self.staging, c=columns, o=sql.SQL(payload.copy_options))) as copy:
+                copy.write(payload.data)
+            self.rows_copied += cursor.rowcount
         self.counts.records_staged += n
-        self.counts.bytes_staged += len(payload)
+        self.counts.bytes_staged += len(payload.data)
 
     def _quarantine(self, rows: list[RejectedRow]) -> None:
         statement = sql.SQL("COPY {q} ({c}) FROM STDIN").format(
@@ -217,13 +240,15 @@ class Stager:
                                                    "source": self.source_id, "key_text": key_text})
             moved = cursor.rowcount or 0
             self.counts.records_staged -= moved
+            self.rows_copied -= moved
             if moved:
                 self.counts.count_rejects("DUPLICATE_KEY", moved, f"duplicate key ({key_text}) in this load")
 
     def check_conservation(self) -> None:
-        """read = staged + quarantined, checked against the tables themselves."""
-        staged = self.conn.execute(sql.SQL("SELECT count(*) FROM {t} WHERE _cleanops_batch_id = %s").format(
-            t=self.staging), (self.batch_id,)).fetchone()[0] if self.columns else 0
+        """read = staged + quarantined, with the server's own counts: the rows each COPY
+        reported inserted (less the duplicates moved out) and the batch's quarantine rows.
+        Counting the batch in the staging table would scan all of its history each load."""
+        staged = self.rows_copied
         quarantined = self.conn.execute(sql.SQL("SELECT count(*) FROM {q} WHERE batch_id = %s").format(
             q=self.quarantine), (self.batch_id,)).fetchone()[0]
         c = self.counts
