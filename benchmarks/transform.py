@@ -71,10 +71,10 @@ def setup(workdir: Path, rows: int):
             CREATE TABLE staging.bench_users__users AS
             SELECT g::bigint AS user_id, 'user' || g || '@example.com' AS email, 'Name ' || g AS name,
                    (ARRAY['DE','FR','GB','US','ES','IT','NL','SE','PL','BR'])[1 + mod(g, 10)] AS country,
-                   (18 + mod(g, 70))::bigint AS age, 'bench' AS _cleanops_batch_id, 'users' AS _cleanops_source,
-                   'users.csv' AS _cleanops_origin, g::bigint AS _cleanops_row_number,
-                   now() AS _cleanops_loaded_at
+                   (18 + mod(g, 70))::bigint AS age, 1::bigint AS _cleanops_load_id, g::bigint AS _cleanops_row_number
             FROM generate_series(1, {int(rows)}) AS g""")
+        conn.exec_driver_sql("""INSERT INTO cleanops.staged_loads (load_id, staging_table, batch_id, pipeline_id,
+            source_id, origin) VALUES (1, 'bench_users__users', 'bench', 'bench-users', 'users', 'users.csv')""")
         conn.exec_driver_sql("ANALYZE staging.bench_users__users")
     print(f"staged {rows:,} rows in {time.perf_counter() - started:.1f} s (server-side generate_series)")
     return engine

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from cleanops.cleanup import archive
 from cleanops.cleanup.plan import RESULTS, CleanupSession, planned
+from cleanops.cleanup.warehouse import BATCH_ROWS
 
 
 @dataclass
@@ -100,8 +101,9 @@ def _verify_rows_gone(session: CleanupSession, result: dict, report: Verificatio
     if result["kind"] != "staged_batch":
         return
     with archive.psycopg_connection(session.warehouse) as conn:
-        left = conn.execute(sql.SQL("SELECT count(*) FROM {t} WHERE _cleanops_batch_id = %s").format(
-            t=sql.Identifier(extra["schema"], extra["table"])), (extra["batch_id"],)).fetchone()[0]
+        left = conn.execute(sql.SQL("SELECT count(*) FROM {t} WHERE {rows}").format(
+            t=sql.Identifier(extra["schema"], extra["table"]), rows=BATCH_ROWS),
+            {"table": extra["table"], "batch": extra["batch_id"]}).fetchone()[0]
     if left:
         report.problems.append(f"{result['key']}: {left} rows still staged")
 

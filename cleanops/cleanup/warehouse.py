@@ -1,6 +1,7 @@
 """Warehouse: staged batches and reviewed quarantine rows past retention.
 
-A staged batch (`_cleanops_batch_id` = the Dagster run that loaded it) is only a
+A staged batch (the rows whose `_cleanops_load_id` points at one batch id, the Dagster
+run that loaded them, in `cleanops.staged_loads`) is only a
 candidate once a later batch of the same table exists and every asset downstream of the
 staging asset has been materialized since that later batch was loaded: then nothing
 still depends on the old batch. The newest batch of a table is never deleted.
@@ -29,6 +30,11 @@ from cleanops.cleanup.policies import Policy
 REVIEWED = ("accepted", "replayed")
 
 
+# The rows of one staged batch of one staging table.
+BATCH_ROWS = sql.SQL("_cleanops_load_id IN (SELECT load_id FROM cleanops.staged_loads "
+                     "WHERE staging_table = %(table)s AND batch_id = %(batch)s)")
+
+
 def _tables(conn, schema: str, patterns: list[str]) -> list[str]:
     """Tables of a schema whose name matches one of the policy's patterns (all when none)."""
     names = conn.scalars(sa.text(
@@ -46,7 +52,8 @@ def staged_batches(engine: sa.Engine, table: str) -> list[tuple[str, datetime, i
     """(batch id, loaded at, rows) of one staging table, oldest first."""
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            f"SELECT _cleanops_batch_id, max(_cleanops_loaded_at), count(*) FROM {_quoted(conn, 'staging', table)} "
+            f"SELECT l.batch_id, max(l.loaded_at), count(*) FROM {_quoted(conn, 'staging', table)} s "
+            "JOIN cleanops.staged_loads l ON l.load_id = s._cleanops_load_id "
             "GROUP BY 1 ORDER BY 2, 1")).all()
     return [(r[0], r[1], r[2]) for r in rows]
 
@@ -56,8 +63,10 @@ def scan_staged(engine: sa.Engine, policy: Policy, cutoff: datetime) -> Iterator
     with engine.connect() as conn:
         tables = _tables(conn, "staging", policy.patterns)
     for table in tables:
+        if "_cleanops_load_id" not in _columns(engine, "staging", table):
+            continue
         batches = staged_batches(engine, table)
-        if not batches or "_cleanops_batch_id" not in _columns(engine, "staging", table):
+        if not batches:
             continue
         for index, (batch_id, loaded_at, rows) in enumerate(batches[:-1]):
             if loaded_at >= cutoff:
@@ -112,8 +121,8 @@ def delete_rows(engine: sa.Engine, cleanup_id: str, candidate: Candidate, batch_
     """Move the candidate's rows to the archive and delete them, one commit per chunk; returns rows deleted."""
     schema, table = candidate.extra["schema"], candidate.extra["table"]
     if candidate.kind == "staged_batch":
-        where = sql.SQL("_cleanops_batch_id = %(batch)s")
-        params = {"batch": candidate.extra["batch_id"]}
+        where = BATCH_ROWS
+        params = {"batch": candidate.extra["batch_id"], "table": table}
     else:
         where = sql.SQL("status = ANY(%(reviewed)s) AND reviewed_at < %(cutoff)s AND quarantine_id <= %(max_id)s")
         params = {"reviewed": list(REVIEWED), "cutoff": datetime.fromisoformat(candidate.extra["cutoff"]),

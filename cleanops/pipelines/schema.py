@@ -166,7 +166,7 @@ class AnonymizationConfig(Strict):
 
 class DedupeConfig(Strict):
     key: list[Identifier] = Field(min_length=1)
-    order_by: Identifier = "_cleanops_loaded_at"
+    order_by: Identifier = "_cleanops_load_id"  # load order; `_cleanops_loaded_at` means the same
     keep: Literal["latest", "first"] = "latest"
 
 

@@ -136,6 +136,10 @@ def cleansing_expression(column: str, step: CleansingStep) -> str:
     return expression
 
 
+# `_cleanops_loaded_at` was a per-row column before load ids; it still means load order.
+LOAD_ORDER_ALIASES = ("_cleanops_load_id", "_cleanops_loaded_at")
+
+
 def cleansing_sql(step: CleansingStep, upstream: str) -> str:
     config = step.config
     columns = dict.fromkeys([*config.trim, *config.null_if_empty, *config.case, *config.dates])
@@ -145,10 +149,13 @@ def cleansing_sql(step: CleansingStep, upstream: str) -> str:
         return projection + "\n"
     keys = ", ".join(q(c) for c in config.dedupe.key)
     direction = "desc" if config.dedupe.keep == "latest" else "asc"
-    tiebreak = f", {q('_cleanops_row_number')} {direction}" if config.dedupe.order_by == "_cleanops_loaded_at" else ""
+    order_by = config.dedupe.order_by
+    if order_by in LOAD_ORDER_ALIASES:  # load order: later loads, then later rows in their origin
+        order_by = "_cleanops_load_id"
+    tiebreak = f", {q('_cleanops_row_number')} {direction}" if order_by == "_cleanops_load_id" else ""
     return (f"with projected as (\n{projection}\n)\n"
             f"select distinct on ({keys}) *\nfrom projected\n"
-            f"order by {keys}, {q(config.dedupe.order_by)} {direction} nulls last{tiebreak}\n")
+            f"order by {keys}, {q(order_by)} {direction} nulls last{tiebreak}\n")
 
 
 # --- enrichment --------------------------------------------------------------------------
@@ -229,7 +236,7 @@ def destination_model(pipeline: LoadedPipeline, destination, upstream: str, stat
     body = f"select * from {rendered(upstream)} as src\n"
     if incremental:
         body += ("{% if is_incremental() %}\nwhere not exists (\n    select 1 from {{ this }} as done\n"
-                 "    where done.\"_cleanops_batch_id\" = src.\"_cleanops_batch_id\")\n{% endif %}\n")
+                 "    where done.\"_cleanops_load_id\" = src.\"_cleanops_load_id\")\n{% endif %}\n")
     properties = {
         "name": name,
         "description": f"Destination `{schema}.{table}` of pipeline {pipeline.spec.pipeline_id}"

@@ -14,17 +14,20 @@ def _staging_table(warehouse, table: str, batches: dict[str, str]) -> None:
     """batches: batch id -> SQL interval relative to now for its load time."""
     with warehouse.begin() as conn:
         conn.execute(sa.text(f"""CREATE TABLE staging."{table}" (id integer, name text,
-            _cleanops_batch_id text NOT NULL, _cleanops_source text NOT NULL, _cleanops_origin text,
-            _cleanops_row_number bigint, _cleanops_loaded_at timestamptz NOT NULL DEFAULT now())"""))
+            _cleanops_load_id bigint NOT NULL, _cleanops_row_number bigint)"""))
         for batch, offset in batches.items():
+            load_id = conn.scalar(sa.text("""INSERT INTO cleanops.staged_loads
+                (staging_table, batch_id, pipeline_id, source_id, origin, loaded_at)
+                VALUES (:table, :batch, 'p', 'src', 'file.csv', now() + CAST(:offset AS interval)) RETURNING load_id"""),
+                {"table": table, "batch": batch, "offset": offset})
             conn.execute(sa.text(f"""INSERT INTO staging."{table}"
-                SELECT i, 'name ' || i, :batch, 'src', 'file.csv', i, now() + CAST(:offset AS interval)
-                FROM generate_series(1, 25) i"""), {"batch": batch, "offset": offset})
+                SELECT i, 'name ' || i, :load, i FROM generate_series(1, 25) i"""), {"load": load_id})
 
 
 def _batches(warehouse, table: str) -> list[str]:
     with warehouse.connect() as conn:
-        return sorted(conn.scalars(sa.text(f'SELECT DISTINCT _cleanops_batch_id FROM staging."{table}"')))
+        return sorted(conn.scalars(sa.text(f'SELECT DISTINCT l.batch_id FROM staging."{table}" s '
+                                           'JOIN cleanops.staged_loads l ON l.load_id = s._cleanops_load_id')))
 
 
 def _defs(table: str):

@@ -64,9 +64,13 @@ def test_typed_columns_and_lineage_columns(pipelines_dir, make_pipeline, warehou
     staging, _ = table_names(loaded)
     with warehouse.connect() as conn:
         row = conn.execute(sa.text(f"SELECT * FROM {staging}")).mappings().one()
-    assert row["user_id"] == 1 and row["created_at"].year == 2024
-    assert row["_cleanops_batch_id"] == result.run_id and row["_cleanops_source"] == "users"
-    assert row["_cleanops_origin"].endswith("u.csv") and row["_cleanops_row_number"] == 1
+        load = conn.execute(sa.text("SELECT * FROM cleanops.staged_loads WHERE load_id = :id"),
+                            {"id": row["_cleanops_load_id"]}).mappings().one()
+    assert row["user_id"] == 1 and row["created_at"].year == 2024 and row["_cleanops_row_number"] == 1
+    assert set(row) == {"user_id", "email", "created_at", "country", "_cleanops_load_id", "_cleanops_row_number"}
+    assert load["batch_id"] == result.run_id and load["source_id"] == "users"
+    assert load["pipeline_id"] == loaded.spec.pipeline_id and load["origin"].endswith("u.csv")
+    assert load["staging_table"] == staging.split(".", 1)[1].strip('"') and load["loaded_at"] is not None
 
 
 def test_same_file_twice_is_not_loaded_twice(pipelines_dir, make_pipeline, warehouse):

@@ -59,8 +59,9 @@ def test_replay_after_a_rule_change_moves_exactly_the_rows_that_now_pass(loaded,
     (report,) = quarantine.replay(pipeline, "reviewer")
     assert (report.examined, report.moved, report.still_failing) == (5, 2, 3)
     assert _counts(warehouse, loaded) == (3, {"new": 3, "replayed": 2})
-    moved = rows(warehouse, f"SELECT id, amount, _cleanops_row_number, _cleanops_batch_id FROM {loaded['staging']} "
-                            "WHERE _cleanops_batch_id LIKE 'replay-%' ORDER BY id")
+    moved = rows(warehouse, f"SELECT id, amount, _cleanops_row_number, l.batch_id FROM {loaded['staging']} s "
+                            "JOIN cleanops.staged_loads l ON l.load_id = s._cleanops_load_id "
+                            "WHERE l.batch_id LIKE 'replay-%' ORDER BY id")
     assert [(r["id"], r["amount"], r["_cleanops_row_number"]) for r in moved] == [(2, 150.0, 2), (6, 180.0, 6)]
     replayed = rows(warehouse, f"SELECT reviewed_by FROM {loaded['quarantine']} WHERE status = 'replayed'")
     assert {r["reviewed_by"] for r in replayed} == {"reviewer"}

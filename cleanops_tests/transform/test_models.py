@@ -128,7 +128,7 @@ def test_incremental_destination_merges_the_new_batch_by_key(transformed):
     after = {r["id"]: r for r in transformed["after"]}
     assert sorted(after) == [1, 2, 3, 4]
     assert after[3]["country"] == "GB" and after[3]["amount"] == 35
-    assert after[1]["_cleanops_batch_id"] == transformed["before"][0]["_cleanops_batch_id"]  # untouched rows stay
+    assert after[1]["_cleanops_load_id"] == transformed["before"][0]["_cleanops_load_id"]  # untouched rows stay
 
 
 def test_aggregation_destination(transformed, warehouse):

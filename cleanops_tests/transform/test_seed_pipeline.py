@@ -66,6 +66,6 @@ def test_quality_history_has_one_row_per_rule_per_run(seed_runs, warehouse):
 
 
 def test_incremental_second_run_adds_nothing_twice(seed_runs, warehouse):
-    batches = rows(warehouse, f"SELECT _cleanops_batch_id, count(*) AS n FROM {seed_runs['table']} "
-                              "GROUP BY 1")
+    batches = rows(warehouse, f"SELECT l.batch_id, count(*) AS n FROM {seed_runs['table']} s "
+                              "JOIN cleanops.staged_loads l ON l.load_id = s._cleanops_load_id GROUP BY 1")
     assert len(batches) == 1  # the second run staged no new rows (watermark) and re-inserted none
