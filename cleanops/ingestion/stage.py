@@ -24,7 +24,6 @@ import psycopg
 import numpy as np
 import pyarrow as pa
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from cleanops.ingestion.encode import encode
 from cleanops.ingestion.validate import RejectedRow, ValidatedChunk, Validator
@@ -61,6 +60,17 @@ def staging_table_name(pipeline_slug: str, source_id: str) -> str:
     if len(name) > 63:
         raise ValueError(f"staging table name {name!r} is longer than PostgreSQL's 63 characters")
     return name
+
+
+_COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    """One field of COPY's text format: NULL as \\N, the four special characters escaped.
+    Writing the lines ourselves is ~5x cheaper than a Python `write_row` per rejected row."""
+    if value is None:
+        return "\\N"
+    return str(value).translate(_COPY_TEXT_ESCAPES)
 
 
 def _sanitise(value: Any) -> Any:
@@ -211,14 +221,20 @@ class Stager:
     def _quarantine(self, rows: list[RejectedRow]) -> None:
         statement = sql.SQL("COPY {q} ({c}) FROM STDIN").format(
             q=self.quarantine, c=sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS))
-        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                raw = row.raw if isinstance(row.raw, dict) else {"_raw_text": row.raw}
-                copy.write_row((self.batch_id, self.pipeline_id, self.source_id, row.origin, row.row_number,
-                                row.error_code, row.error_field, _sanitise(row.error_message),
-                                Jsonb(_sanitise(raw))))
+        constant = "\t".join(_copy_text(v) for v in (self.batch_id, self.pipeline_id, self.source_id))
+        lines = []
         for row in rows:
-            self.counts.count_rejects(row.error_code, 1, f"row {row.row_number} of {row.origin}: {row.error_message}")
+            raw = row.raw if isinstance(row.raw, dict) else {"_raw_text": row.raw}
+            fields = (row.origin, row.row_number, row.error_code, row.error_field, _sanitise(row.error_message),
+                      json.dumps(_sanitise(raw), default=str))
+            lines.append(constant + "\t" + "\t".join(map(_copy_text, fields)) + "\n")
+        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write("".join(lines).encode())
+        for row in rows:
+            if row.error_code not in self.counts.example_by_code:
+                self.counts.example_by_code[row.error_code] = \
+                    f"row {row.row_number} of {row.origin}: {row.error_message}"
+            self.counts.count_rejects(row.error_code, 1, "")
 
     # -- finishing ---------------------------------------------------------------------
 

@@ -172,3 +172,21 @@ def test_jsonl_json_and_parquet_sources(pipelines_dir, make_pipeline, warehouse)
     materialize_pipeline(loaded)
     staging, quarantine = table_names(loaded)
     assert (count(warehouse, staging), count(warehouse, quarantine)) == (2, 1)
+
+
+def test_quarantined_rows_keep_tabs_backslashes_and_newlines(pipelines_dir, make_pipeline, warehouse):
+    import sqlalchemy as sa
+
+    awkward = 'back\\slash\ttab\r\nnew "line"'
+    _write(pipelines_dir, "odd.csv", HEADER + f'1,"{awkward.replace(chr(34), chr(34) * 2)}",2024-01-01,DE\n'
+                                              '2,b@example.com,2024-01-01,"é\\N"\n')
+    loaded = make_pipeline(_spec())
+    materialize_pipeline(loaded)
+    staging, quarantine = table_names(loaded)
+    with warehouse.connect() as conn:
+        row = conn.execute(sa.text(f"SELECT raw_record, error_message, origin FROM {quarantine}")).mappings().one()
+        staged = conn.execute(sa.text(f"SELECT country FROM {staging}")).scalar_one()
+    assert row["raw_record"]["email"] == awkward
+    assert row["error_message"] == f"email: {awkward!r} is not a valid email"
+    assert row["origin"].endswith("odd.csv")
+    assert staged == "é\\N"
