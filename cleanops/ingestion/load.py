@@ -94,14 +94,14 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _previous_state(conn: sa.Connection, pipeline_id: str, source) -> tuple[dt.datetime | None, frozenset[str]]:
+def _previous_state(conn: sa.Connection, pipeline_id: str, source) -> tuple[dt.datetime | None, list[tuple]]:
     watermark = conn.scalar(sa.text(
         "SELECT watermark FROM cleanops.source_watermarks WHERE pipeline_id = :p AND source_id = :s"),
         {"p": pipeline_id, "s": source.id})
-    fingerprints = frozenset(conn.scalars(sa.text(
-        "SELECT sha256 FROM cleanops.loaded_files WHERE pipeline_id = :p AND source_id = :s"),
-        {"p": pipeline_id, "s": source.id}))
-    return watermark, fingerprints
+    loaded_files = conn.execute(sa.text(
+        "SELECT sha256, size_bytes FROM cleanops.loaded_files WHERE pipeline_id = :p AND source_id = :s"),
+        {"p": pipeline_id, "s": source.id}).all()
+    return watermark, [tuple(row) for row in loaded_files]
 
 
 def load_source(pipeline: LoadedPipeline, source, run_id: str, *, full_refresh: bool = False,
@@ -111,10 +111,12 @@ def load_source(pipeline: LoadedPipeline, source, run_id: str, *, full_refresh: 
     engine = engine_for_pipeline(spec)
     migrate.migrate(engine)
     with engine.connect() as conn:
-        watermark, fingerprints = _previous_state(conn, spec.pipeline_id, source)
+        watermark, loaded_files = _previous_state(conn, spec.pipeline_id, source)
     if full_refresh:
-        watermark, fingerprints = None, frozenset()
-    context = ReadContext(spec.pipeline_id, pipeline.base_dir, watermark=watermark, skip_fingerprints=fingerprints)
+        watermark, loaded_files = None, []
+    context = ReadContext(spec.pipeline_id, pipeline.base_dir, watermark=watermark,
+                          skip_fingerprints=frozenset(sha for sha, _ in loaded_files),
+                          skip_sizes=frozenset(size for _, size in loaded_files))
     validation = spec.validation()
     validator = Validator(validation)
     _use_returning_memory_pool()

@@ -58,6 +58,7 @@ class ReadContext:
     base_dir: Path
     watermark: dt.datetime | None = None
     skip_fingerprints: frozenset[str] = frozenset()
+    skip_sizes: frozenset[int] = frozenset()  # sizes of those files: another size cannot be one of them
     chunk_rows: int = 100_000
     files_seen: list[dict[str, Any]] = field(default_factory=list)  # path, sha256, size
 

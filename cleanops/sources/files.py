@@ -65,11 +65,19 @@ def read_files(source: FileSource, context: ReadContext) -> Iterator[SourceChunk
     """Every new file of the source, in name order; files loaded before are skipped."""
     readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "parquet": _read_parquet}
     for path in resolve_files(source, context.base_dir):
-        fingerprint = file_sha256(path)
-        entry = {"path": str(path), "sha256": fingerprint, "size_bytes": path.stat().st_size,
-                 "skipped": fingerprint in context.skip_fingerprints}
+        size = path.stat().st_size
+        entry = {"path": str(path), "sha256": None, "size_bytes": size, "skipped": False}
         context.files_seen.append(entry)
-        if entry["skipped"]:
+        if source.type == "csv" and size not in context.skip_sizes:
+            # No file loaded before has this size, so this one is new: hash it while reading
+            # it instead of in a pass of its own before the load starts.
+            digest = hashlib.sha256()
+            yield from _read_csv(path, source, context, digest)
+            entry["sha256"] = digest.hexdigest()
+            continue
+        entry["sha256"] = file_sha256(path)
+        if entry["sha256"] in context.skip_fingerprints:
+            entry["skipped"] = True
             continue
         yield from readers[source.type](path, source, context)
 
@@ -88,7 +96,7 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     return first
 
 
-def _read_csv(path: Path, source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
+def _read_csv(path: Path, source: FileSource, context: ReadContext, digest=None) -> Iterator[SourceChunk]:
     raw_names = _csv_header(path, source.delimiter)
     names = normalise_column_names(raw_names, str(path))
     malformed: list[RowProblem] = []
@@ -112,7 +120,7 @@ def _read_csv(path: Path, source: FileSource, context: ReadContext) -> Iterator[
                                            strings_can_be_null=False, quoted_strings_can_be_null=False,
                                            null_values=[])
     next_row = 1
-    for piece, first_line in _csv_pieces(path, CSV_PIECE_BYTES):
+    for piece, first_line in _csv_pieces(path, CSV_PIECE_BYTES, digest):
         read_options.skip_rows = 1 if first_line == 1 else 0  # the header
         read_options.block_size = len(piece) + 1  # one batch per piece
         lines_before_piece = first_line - 1
@@ -133,13 +141,15 @@ def _read_csv(path: Path, source: FileSource, context: ReadContext) -> Iterator[
         yield SourceChunk(_empty_batch(names), str(path), next_row, problems=list(malformed))
 
 
-def _csv_pieces(path: Path, piece_bytes: int) -> Iterator[tuple[bytes, int]]:
+def _csv_pieces(path: Path, piece_bytes: int, digest=None) -> Iterator[tuple[bytes, int]]:
     """The file in pieces of about `piece_bytes` that each end at a record boundary, with
-    the physical line each piece starts on (for error messages)."""
+    the physical line each piece starts on (for error messages); `digest` sees every byte."""
     line, carry = 1, b""
     with open(path, "rb") as handle:
         while True:
             block = handle.read(piece_bytes)
+            if digest is not None:
+                digest.update(block)
             data = carry + block if carry else block
             if not block:
                 if data:

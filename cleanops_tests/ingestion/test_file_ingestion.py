@@ -3,6 +3,9 @@
 import os
 
 import pytest
+import sqlalchemy as sa
+
+from cleanops.sources.files import file_sha256
 
 from cleanops_tests.conftest import unique_id
 from cleanops_tests.ingestion.helpers import codes, count, materialization_metadata, materialize_pipeline, table_names
@@ -80,11 +83,20 @@ def test_same_file_twice_is_not_loaded_twice(pipelines_dir, make_pipeline, wareh
     materialize_pipeline(loaded)
     staging, _ = table_names(loaded)
     assert count(warehouse, staging) == 1
-    _write(pipelines_dir, "b.csv", HEADER + "2,b@example.com,2024-01-01,DE\n")
+    _write(pipelines_dir, "b.csv", HEADER + "2,b@example.com,2024-01-01,DE\n")  # same size, other content
     materialize_pipeline(loaded)
     assert count(warehouse, staging) == 2
+    _write(pipelines_dir, "c.csv", HEADER + "1,a@example.com,2024-01-01,DE\n")  # a.csv again, renamed
+    longer = _write(pipelines_dir, "d.csv", HEADER + "40,dd@example.com,2024-01-01,DE\n")  # a size not seen
+    materialize_pipeline(loaded)
+    assert count(warehouse, staging) == 3
+    with warehouse.connect() as conn:
+        ledger = dict(conn.execute(sa.text("SELECT path, sha256 FROM cleanops.loaded_files WHERE pipeline_id = :p"),
+                                   {"p": loaded.spec.pipeline_id}).all())
+    assert ledger[str(longer)] == file_sha256(longer)  # hashed while it was read
+    assert str(longer).replace("d.csv", "c.csv") not in ledger
     materialize_pipeline(loaded, full_refresh=True)
-    assert count(warehouse, staging) == 4  # an explicit full refresh reads both files again
+    assert count(warehouse, staging) == 7  # an explicit full refresh reads every file again
 
 
 def test_failed_run_leaves_staging_as_it_was(pipelines_dir, make_pipeline, warehouse):
