@@ -44,6 +44,10 @@ WIRE_TYPES: dict[str, pa.DataType] = {
     "timestamp without time zone": pa.timestamp("us"),
 }
 TRUE_WORDS = pa.array(["true", "t", "yes", "y", "1", "on"])
+# A binary COPY stream opens with this signature, flags and header extension, and ends with
+# a field count of -1; the rows of every chunk go in between.
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+BINARY_TRAILER = b"\xff\xff"
 
 
 class NotExact(Exception):
@@ -53,11 +57,23 @@ class NotExact(Exception):
 @dataclass
 class Payload:
     format: str  # "binary" or "csv"
-    data: memoryview | bytes
+    data: memoryview | bytes  # the rows only: a binary stream's header and trailer are apart
 
     @property
     def copy_options(self) -> str:
         return "FORMAT binary" if self.format == "binary" else "FORMAT csv"
+
+    @property
+    def header(self) -> bytes:
+        return BINARY_HEADER if self.format == "binary" else b""
+
+    @property
+    def trailer(self) -> bytes:
+        return BINARY_TRAILER if self.format == "binary" else b""
+
+    def whole(self) -> bytes:
+        """Everything one COPY of just this payload sends."""
+        return self.header + bytes(self.data) + self.trailer
 
 
 def encode(table: pa.Table, column_types: dict[str, str]) -> Payload:
@@ -72,12 +88,15 @@ def encode(table: pa.Table, column_types: dict[str, str]) -> Payload:
     return Payload("csv", _csv(table))
 
 
-def _binary(table: pa.Table) -> bytes:
+def _binary(table: pa.Table) -> memoryview:
     encoder = ArrowToPostgresBinaryEncoder(table.schema)
-    parts = [encoder.write_header()]
-    parts.extend(encoder.write_batch(batch) for batch in table.to_batches())
-    parts.append(encoder.finish())
-    return b"".join(parts)
+    encoder.write_header()  # the encoder insists; the stream's own header is sent once, apart
+    parts = [encoder.write_batch(batch) for batch in table.to_batches()]
+    parts.append(encoder.finish())  # pgpq buffers rows until here, and ends with the trailer
+    data = b"".join(parts)
+    if not data.endswith(BINARY_TRAILER):
+        raise NotExact("pgpq's output did not end with the binary COPY trailer")
+    return memoryview(data)[:-len(BINARY_TRAILER)]
 
 
 def _csv(table: pa.Table) -> memoryview:

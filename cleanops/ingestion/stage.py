@@ -25,13 +25,18 @@ import numpy as np
 import pyarrow as pa
 from psycopg import sql
 
-from cleanops.ingestion.encode import encode
+from cleanops.ingestion.encode import Payload, encode
 from cleanops.ingestion.validate import RejectedRow, ValidatedChunk, Validator
 
 LOAD_ID, ROW_NUMBER = "_cleanops_load_id", "_cleanops_row_number"
 META_COLUMNS = (LOAD_ID, ROW_NUMBER)
 QUARANTINE_COLUMNS = ("batch_id", "pipeline_id", "source_id", "origin", "row_number", "error_code",
                       "error_field", "error_message", "raw_record")
+
+
+# Rejected rows wait in memory for the staging COPY to pause (a connection runs one COPY at
+# a time); past this many they are written at once, so memory stays bounded.
+REJECTS_HELD_AT_MOST = 20_000
 
 
 class ConservationError(RuntimeError):
@@ -82,6 +87,42 @@ def _sanitise(value: Any) -> Any:
     return value
 
 
+class _CopyStream:
+    """One COPY of staging rows kept open across chunks.
+
+    The server then parses one chunk while the next is being validated and encoded; a
+    COPY per chunk made the COPY thread wait for the server after every chunk, and the
+    server wait for the next chunk in turn.
+    """
+
+    def __init__(self, conn: psycopg.Connection, statement: sql.Composable, payload: Payload):
+        self.key = (statement, payload.format)
+        self.trailer = payload.trailer
+        self.cursor = conn.cursor()
+        self._context = self.cursor.copy(statement)
+        self.copy = self._context.__enter__()
+        if payload.header:
+            self.copy.write(payload.header)
+
+    def close(self) -> int:
+        """End the COPY; returns the rows the server says it inserted."""
+        try:
+            if self.trailer:
+                self.copy.write(self.trailer)
+            self._context.__exit__(None, None, None)
+            return self.cursor.rowcount
+        finally:
+            self.cursor.close()
+
+    def abort(self, error: BaseException) -> None:
+        try:
+            self._context.__exit__(type(error), error, error.__traceback__)
+        except Exception:  # the error that made us abort is the one to report
+            pass
+        finally:
+            self.cursor.close()
+
+
 class Stager:
     """Writes one load of one source; use as a context manager around the chunks."""
 
@@ -100,6 +141,8 @@ class Stager:
         self.column_types: dict[str, str] = {}  # as the catalog has them, for binary COPY
         self.rows_copied = 0  # as the server reported them, per COPY and duplicate pass
         self.load_ids: dict[str, int] = {}  # origin → its row in cleanops.staged_loads
+        self._stream: _CopyStream | None = None
+        self._held_rejects: list[RejectedRow] = []
         self.counts = LoadCounts()
 
     # -- transaction -------------------------------------------------------------------
@@ -114,8 +157,12 @@ class Stager:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
+            self.finish_writes()
             self.conn.execute("COMMIT")
         else:
+            if self._stream is not None:
+                self._stream.abort(exc)
+                self._stream = None
             self.conn.execute("ROLLBACK")
 
     # -- tables ------------------------------------------------------------------------
@@ -143,6 +190,9 @@ class Stager:
         self.conn.execute(sql.SQL("DELETE FROM {q} WHERE batch_id = %s").format(q=self.quarantine), (self.batch_id,))
 
     def _ensure_staging_columns(self, columns: list[str]) -> None:
+        if self.columns and all(column in self.columns for column in columns):
+            return
+        self._end_stream()  # table changes need the connection
         types = self.validator.column_types(columns)
         if not self.columns:
             definitions = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in columns]
@@ -201,20 +251,45 @@ class Stager:
         if batch.num_rows:
             self._copy_valid(batch, chunk.valid_row_numbers, chunk.origin)
         if chunk.rejected:
-            self._quarantine(chunk.rejected)
+            self._hold_rejects(chunk.rejected)
+
+    def finish_writes(self) -> None:
+        """End the open COPY and write the rejected rows still held."""
+        self._end_stream()
+        if self._held_rejects:
+            self._quarantine(self._held_rejects)
+            self._held_rejects = []
+
+    def _end_stream(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            self.rows_copied += stream.close()
+
+    def _hold_rejects(self, rows: list[RejectedRow]) -> None:
+        for row in rows:
+            if row.error_code not in self.counts.example_by_code:
+                self.counts.example_by_code[row.error_code] = \
+                    f"row {row.row_number} of {row.origin}: {row.error_message}"
+            self.counts.count_rejects(row.error_code, 1, "")
+        self._held_rejects.extend(rows)
+        if len(self._held_rejects) >= REJECTS_HELD_AT_MOST:
+            self.finish_writes()
 
     def _copy_valid(self, batch: pa.RecordBatch, row_numbers: pa.Array, origin: str) -> None:
         n = batch.num_rows
+        if origin not in self.load_ids:
+            self._end_stream()  # the new origin's staged_loads row needs the connection
         load_id = pa.array(np.full(n, self._load_id(origin), dtype=np.int64))
         table = pa.Table.from_batches([batch]).append_column(LOAD_ID, load_id) \
             .append_column(ROW_NUMBER, row_numbers.cast(pa.int64()))
         payload = encode(table, self.column_types)
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.schema.names)
-        with self.conn.cursor() as cursor:
-            with cursor.copy(sql.SQL("COPY {t} ({c}) FROM STDIN WITH ({o})").format(
-                    t=self.staging, c=columns, o=sql.SQL(payload.copy_options))) as copy:
-                copy.write(payload.data)
-            self.rows_copied += cursor.rowcount
+        statement = sql.SQL("COPY {t} ({c}) FROM STDIN WITH ({o})").format(
+            t=self.staging, c=columns, o=sql.SQL(payload.copy_options))
+        if self._stream is None or self._stream.key != (statement, payload.format):
+            self._end_stream()
+            self._stream = _CopyStream(self.conn, statement, payload)
+        self._stream.copy.write(payload.data)
         self.counts.records_staged += n
         self.counts.bytes_staged += len(payload.data)
 
@@ -230,16 +305,12 @@ class Stager:
             lines.append(constant + "\t" + "\t".join(map(_copy_text, fields)) + "\n")
         with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
             copy.write("".join(lines).encode())
-        for row in rows:
-            if row.error_code not in self.counts.example_by_code:
-                self.counts.example_by_code[row.error_code] = \
-                    f"row {row.row_number} of {row.origin}: {row.error_message}"
-            self.counts.count_rejects(row.error_code, 1, "")
 
     # -- finishing ---------------------------------------------------------------------
 
     def move_duplicates(self) -> None:
         """Later rows with a key seen earlier in this load go to quarantine (DUPLICATE_KEY)."""
+        self.finish_writes()
         for key in self.unique_keys:
             if not self.columns or any(column not in self.columns for column in key):
                 continue
@@ -276,6 +347,7 @@ class Stager:
         """read = staged + quarantined, with the server's own counts: the rows each COPY
         reported inserted (less the duplicates moved out) and the batch's quarantine rows.
         Counting the batch in the staging table would scan all of its history each load."""
+        self.finish_writes()
         staged = self.rows_copied
         quarantined = self.conn.execute(sql.SQL("SELECT count(*) FROM {q} WHERE batch_id = %s").format(
             q=self.quarantine), (self.batch_id,)).fetchone()[0]
