@@ -87,7 +87,10 @@ class _Failures:
 
 def _blank_to_null(column: pa.Array) -> pa.Array:
     trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    blank = pc.equal(trimmed, "")
+    if not pc.any(blank).as_py():  # the usual case: no copy of every string to null a few
+        return trimmed
+    return pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
 
 
 def _matches(column: pa.Array, pattern: str) -> pa.Array:
@@ -149,7 +152,7 @@ class Validator:
         for name in self.typed_columns:
             normalised[name] = _blank_to_null(normalised[name])
         self._check_nul_bytes(batch, failures)
-        self._check_required(batch, failures)
+        self._check_required(batch, normalised, failures)
         self._check_types(normalised, failures)
         self._check_patterns(normalised, failures)
         self._check_ranges(normalised, failures)
@@ -172,10 +175,13 @@ class Validator:
             failures.record(pc.match_substring(batch.column(name), "\x00"), "INVALID_ENCODING", name,
                             lambda v, n=name: f"{n}: contains a NUL byte", None)
 
-    def _check_required(self, batch: pa.RecordBatch, failures: _Failures) -> None:
+    def _check_required(self, batch: pa.RecordBatch, normalised: dict[str, pa.Array], failures: _Failures) -> None:
         for name in self.config.required_fields:
-            column = batch.column(name)
-            blank = pc.or_kleene(pc.is_null(column), pc.equal(pc.utf8_trim_whitespace(column), ""))
+            if name in self.typed_columns:  # already trimmed, blanks already null
+                blank = pc.is_null(normalised[name])
+            else:
+                column = batch.column(name)
+                blank = pc.or_kleene(pc.is_null(column), pc.equal(pc.utf8_trim_whitespace(column), ""))
             failures.record(blank, "MISSING_REQUIRED_FIELD", name, lambda v, n=name: f"missing required field {n}", None)
 
     def _check_types(self, columns: dict[str, pa.Array], failures: _Failures) -> None:
