@@ -35,8 +35,9 @@ QUARANTINE_COLUMNS = ("batch_id", "pipeline_id", "source_id", "origin", "row_num
 
 
 # Rejected rows wait in memory for the staging COPY to pause (a connection runs one COPY at
-# a time); past this many they are written at once, so memory stays bounded.
-REJECTS_HELD_AT_MOST = 20_000
+# a time); past this many they are written at once, so memory stays bounded (5,000
+# rejected rows with their raw records are a few MB).
+REJECTS_HELD_AT_MOST = 5_000
 
 
 class ConservationError(RuntimeError):
