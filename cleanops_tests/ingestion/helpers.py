@@ -33,7 +33,5 @@ def materialization_metadata(result, loaded, source_index=0) -> dict:
     from cleanops.ingestion.assets import staging_asset_key
 
     key = staging_asset_key(loaded.spec.slug, loaded.spec.data_sources[source_index].id)
-    events = result.asset_materializations_for_node(result.all_node_events[0].node_name) \
-        if False else [e for e in result.get_asset_materialization_events()
-                       if e.asset_key == key]
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
     return {k: v.value for k, v in events[-1].materialization.metadata.items()}

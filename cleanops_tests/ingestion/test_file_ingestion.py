@@ -202,3 +202,25 @@ def test_quarantined_rows_keep_tabs_backslashes_and_newlines(pipelines_dir, make
     assert row["error_message"] == f"email: {awkward!r} is not a valid email"
     assert row["origin"].endswith("odd.csv")
     assert staged == "é\\N"
+
+
+def test_many_chunks_some_sent_as_text_all_staged_once(pipelines_dir, make_pipeline, warehouse, monkeypatch):
+    """Small pieces make many chunks on one COPY stream; a chunk with `+25` (which Arrow
+    would read differently from PostgreSQL) goes as text in between binary ones."""
+    from cleanops.sources import files
+
+    monkeypatch.setattr(files, "CSV_PIECE_BYTES", 120)
+    rows = [f"{'+' if i == 25 else ''}{i},u{i}@example.com,2024-01-{1 + i % 28:02d}T10:00:00,DE" for i in range(1, 61)]
+    rows[40] = "x41,bad@example.com,2024-01-01,DE"  # rejected: not an integer
+    _write(pipelines_dir, "many.csv", HEADER + "\n".join(rows) + "\n")
+    loaded = make_pipeline(_spec())
+    result = materialize_pipeline(loaded)
+    metadata = materialization_metadata(result, loaded)
+    staging, _ = table_names(loaded)
+    with warehouse.connect() as conn:
+        staged = conn.execute(sa.text(f"SELECT user_id, created_at, _cleanops_row_number FROM {staging} "
+                                      "ORDER BY _cleanops_row_number")).all()
+    assert [r.user_id for r in staged] == [i for i in range(1, 61) if i != 41]
+    assert [r._cleanops_row_number for r in staged] == [i for i in range(1, 61) if i != 41]
+    assert all(r.created_at.day == 1 + r.user_id % 28 and r.created_at.hour == 10 for r in staged)
+    assert metadata["records_extracted"] == 60 and metadata["records_rejected"] == 1
