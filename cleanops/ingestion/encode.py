@@ -93,7 +93,7 @@ def _binary(table: pa.Table) -> memoryview:
     encoder.write_header()  # the encoder insists; the stream's own header is sent once, apart
     parts = [encoder.write_batch(batch) for batch in table.to_batches()]
     parts.append(encoder.finish())  # pgpq buffers rows until here, and ends with the trailer
-    data = b"".join(parts)
+    data = parts[-1] if not any(parts[:-1]) else b"".join(parts)  # no copy of megabytes for nothing
     if not data.endswith(BINARY_TRAILER):
         raise NotExact("pgpq's output did not end with the binary COPY trailer")
     return memoryview(data)[:-len(BINARY_TRAILER)]

@@ -298,12 +298,15 @@ class Stager:
         statement = sql.SQL("COPY {q} ({c}) FROM STDIN").format(
             q=self.quarantine, c=sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS))
         constant = "\t".join(_copy_text(v) for v in (self.batch_id, self.pipeline_id, self.source_id))
+        origins: dict[str, str] = {}
         lines = []
         for row in rows:
             raw = row.raw if isinstance(row.raw, dict) else {"_raw_text": row.raw}
-            fields = (row.origin, row.row_number, row.error_code, row.error_field, _sanitise(row.error_message),
-                      json.dumps(_sanitise(raw), default=str))
-            lines.append(constant + "\t" + "\t".join(map(_copy_text, fields)) + "\n")
+            origin = origins.get(row.origin) or origins.setdefault(row.origin, _copy_text(row.origin))
+            # json.dumps escapes every control and non-ASCII character: only backslashes remain
+            raw_json = json.dumps(_sanitise(raw), default=str).replace("\\", "\\\\")
+            lines.append(f"{constant}\t{origin}\t{_copy_text(row.row_number)}\t{row.error_code}\t"
+                         f"{_copy_text(row.error_field)}\t{_copy_text(_sanitise(row.error_message))}\t{raw_json}\n")
         with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
             copy.write("".join(lines).encode())
 

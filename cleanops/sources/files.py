@@ -100,10 +100,11 @@ def _read_csv(path: Path, source: FileSource, context: ReadContext, digest=None)
     raw_names = _csv_header(path, source.delimiter)
     names = normalise_column_names(raw_names, str(path))
     malformed: list[RowProblem] = []
-    lines_before_piece = 0  # pyarrow numbers a piece's lines from 1
+    lines = _LineCounter(path)
+    piece_offset = 0
 
-    def on_invalid_row(row) -> str:
-        line = (row.number or 0) + lines_before_piece
+    def on_invalid_row(row) -> str:  # pyarrow numbers a piece's lines from 1
+        line = (row.number or 0) + lines.line_at(piece_offset) - 1
         malformed.append(RowProblem(
             row_number=line,
             error_code="MALFORMED_ROW",
@@ -120,17 +121,17 @@ def _read_csv(path: Path, source: FileSource, context: ReadContext, digest=None)
                                            strings_can_be_null=False, quoted_strings_can_be_null=False,
                                            null_values=[])
     next_row = 1
-    for piece, first_line in _csv_pieces(path, CSV_PIECE_BYTES, digest):
-        read_options.skip_rows = 1 if first_line == 1 else 0  # the header
+    for piece, piece_offset in _csv_pieces(path, CSV_PIECE_BYTES, digest):
+        read_options.skip_rows = 1 if piece_offset == 0 else 0  # the header
         read_options.block_size = len(piece) + 1  # one batch per piece
-        lines_before_piece = first_line - 1
         try:
             table = pacsv.read_csv(pa.py_buffer(piece), read_options=read_options, parse_options=parse_options,
                                    convert_options=convert_options)
         except pa.ArrowInvalid as error:
             if "Empty CSV file" in str(error):
                 continue  # the header alone
-            raise SourceError(f"{path}: cannot parse CSV near line {first_line}: {error}") from error
+            raise SourceError(f"{path}: cannot parse CSV near line {lines.line_at(piece_offset)}: {error}") \
+                from error
         for batch in table.to_batches():
             chunk = _decode_batch(batch, str(path), next_row)
             chunk.problems.extend(malformed)
@@ -141,10 +142,31 @@ def _read_csv(path: Path, source: FileSource, context: ReadContext, digest=None)
         yield SourceChunk(_empty_batch(names), str(path), next_row, problems=list(malformed))
 
 
+class _LineCounter:
+    """Physical line numbers of byte offsets, counted only when a message needs one:
+    counting every piece's newlines cost more than the rare malformed row is worth."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self.line = path, 0, 1
+
+    def line_at(self, offset: int) -> int:
+        if offset < self.offset:
+            self.offset, self.line = 0, 1
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            while self.offset < offset:
+                block = handle.read(min(offset - self.offset, 1 << 20))
+                if not block:
+                    break
+                self.line += block.count(b"\n")
+                self.offset += len(block)
+        return self.line
+
+
 def _csv_pieces(path: Path, piece_bytes: int, digest=None) -> Iterator[tuple[bytes, int]]:
     """The file in pieces of about `piece_bytes` that each end at a record boundary, with
-    the physical line each piece starts on (for error messages); `digest` sees every byte."""
-    line, carry = 1, b""
+    the byte offset each piece starts at; `digest` sees every byte."""
+    offset, carry = 0, b""
     with open(path, "rb") as handle:
         while True:
             block = handle.read(piece_bytes)
@@ -153,20 +175,22 @@ def _csv_pieces(path: Path, piece_bytes: int, digest=None) -> Iterator[tuple[byt
             data = carry + block if carry else block
             if not block:
                 if data:
-                    yield data, line
+                    yield data, offset
                 return
             cut = _end_of_last_record(data)
             if cut is None:  # one record longer than a piece: read on
                 carry = data
                 continue
             piece, carry = data[:cut], data[cut:]
-            yield piece, line
-            line += piece.count(b"\n")
+            yield piece, offset
+            offset += len(piece)
 
 
 def _end_of_last_record(data: bytes, quote: bytes = b'"') -> int | None:
     """Just past the last newline outside quotes: quotes are doubled inside a quoted field,
     so a newline ends a record exactly when the quotes before it are even in number."""
+    if quote not in data:  # the usual case, found at memchr speed
+        return (data.rfind(b"\n") + 1) or None
     quotes, end = data.count(quote), len(data)
     while (newline := data.rfind(b"\n", 0, end)) >= 0:
         if (quotes - data.count(quote, newline + 1)) % 2 == 0:
