@@ -88,15 +88,18 @@ def encode(table: pa.Table, column_types: dict[str, str]) -> Payload:
     return Payload("csv", _csv(table))
 
 
-def _binary(table: pa.Table) -> memoryview:
+def _binary(table: pa.Table) -> bytes | memoryview:
+    """The rows in binary COPY format, without the stream's header and trailer (no copy
+    of the megabytes pgpq hands back: they go to the socket as they are)."""
     encoder = ArrowToPostgresBinaryEncoder(table.schema)
     encoder.write_header()  # the encoder insists; the stream's own header is sent once, apart
     parts = [encoder.write_batch(batch) for batch in table.to_batches()]
-    parts.append(encoder.finish())  # pgpq buffers rows until here, and ends with the trailer
-    data = parts[-1] if not any(parts[:-1]) else b"".join(parts)  # no copy of megabytes for nothing
-    if not data.endswith(BINARY_TRAILER):
+    tail = bytes(encoder.finish())  # what pgpq still buffers, then the trailer
+    if not tail.endswith(BINARY_TRAILER):
         raise NotExact("pgpq's output did not end with the binary COPY trailer")
-    return memoryview(data)[:-len(BINARY_TRAILER)]
+    parts.append(memoryview(tail)[:-len(BINARY_TRAILER)])
+    filled = [part for part in parts if len(part)]
+    return filled[0] if len(filled) == 1 else b"".join(filled)
 
 
 def _csv(table: pa.Table) -> memoryview:
