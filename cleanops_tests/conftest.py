@@ -56,19 +56,22 @@ def cleanops_database(tmp_path_factory):
     else:
         os.environ.pop("CLEANOPS_DATABASE_URL", None)
     migrate.forget_applied_cache()
-    target = connection.apply_environment()
-    migrate.migrate(connection.warehouse_engine())
-    yield target
-    connection.warehouse_engine().dispose()
-    if SERVER_TARGET:
-        _drop_databases(connection.render(target.server_url.set(database="postgres")), created)
-    else:
-        layout = embedded.plan_layout(home)
-        embedded.stop(layout)
-        if layout.data_dir.is_relative_to(embedded.FALLBACK_ROOT):  # as root under a private /tmp
-            shutil.rmtree(layout.data_dir.parent, ignore_errors=True)
-    os.environ.clear()
-    os.environ.update(saved)
+    target = None
+    try:  # a set-up that fails half-way (a broken migration) must not leave a server behind
+        target = connection.apply_environment()
+        migrate.migrate(connection.warehouse_engine())
+        yield target
+    finally:
+        connection.warehouse_engine().dispose()
+        if SERVER_TARGET and target is not None:
+            _drop_databases(connection.render(target.server_url.set(database="postgres")), created)
+        elif not SERVER_TARGET:
+            layout = embedded.plan_layout(home)
+            embedded.stop(layout)
+            if layout.data_dir.is_relative_to(embedded.FALLBACK_ROOT):  # as root under a private /tmp
+                shutil.rmtree(layout.data_dir.parent, ignore_errors=True)
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
