@@ -25,10 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-try:  # a compiled wheel; without it every chunk goes as CSV, which is slower but the same
-    from pgpq import ArrowToPostgresBinaryEncoder
-except ImportError:  # pragma: no cover - pgpq is a declared dependency
-    ArrowToPostgresBinaryEncoder = None
+from pgpq import ArrowToPostgresBinaryEncoder
 
 # PostgreSQL type (format_type) → the Arrow type pgpq writes in that type's binary format.
 WIRE_TYPES: dict[str, pa.DataType] = {
@@ -78,7 +75,7 @@ class Payload:
 
 def encode(table: pa.Table, column_types: dict[str, str]) -> Payload:
     """The COPY payload for `table`, whose columns are named as in the staging table."""
-    if ArrowToPostgresBinaryEncoder is not None and all(column_types.get(n) in WIRE_TYPES for n in table.column_names):
+    if all(column_types.get(n) in WIRE_TYPES for n in table.column_names):
         try:
             typed = pa.table([to_wire(table.column(n), column_types[n]) for n in table.column_names],
                              names=table.column_names)
@@ -111,20 +108,13 @@ def _csv(table: pa.Table) -> memoryview:
 def to_wire(column: pa.ChunkedArray | pa.Array, pg_type: str) -> pa.Array:
     """One column as the Arrow type of its PostgreSQL column; raises NotExact if unsure."""
     target = WIRE_TYPES[pg_type]
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+    if isinstance(column, pa.ChunkedArray):  # a chunk's table holds one array per column
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     if column.type == target:
         return column
-    if not pa.types.is_string(column.type):
-        try:
-            return column.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            raise NotExact(str(error)) from error
-    if target == pa.string():
-        return column
-    if pa.types.is_boolean(target):
+    if pa.types.is_string(column.type) and pa.types.is_boolean(target):
         return _to_bool(column)
-    if pa.types.is_timestamp(target):
+    if pa.types.is_string(column.type) and pa.types.is_timestamp(target):
         return _to_timestamp(column, target)
     try:
         return column.cast(target)

@@ -20,8 +20,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 import numpy as np
+import psycopg
 import pyarrow as pa
 from psycopg import sql
 
@@ -267,11 +267,10 @@ class Stager:
             self.rows_copied += stream.close()
 
     def _hold_rejects(self, rows: list[RejectedRow]) -> None:
-        for row in rows:
-            if row.error_code not in self.counts.example_by_code:
-                self.counts.example_by_code[row.error_code] = \
-                    f"row {row.row_number} of {row.origin}: {row.error_message}"
-            self.counts.count_rejects(row.error_code, 1, "")
+        for row in rows:  # the message of the first row per code is the example; build only that one
+            seen = row.error_code in self.counts.example_by_code
+            example = "" if seen else f"row {row.row_number} of {row.origin}: {row.error_message}"
+            self.counts.count_rejects(row.error_code, 1, example)
         self._held_rejects.extend(rows)
         if len(self._held_rejects) >= REJECTS_HELD_AT_MOST:
             self.finish_writes()
