@@ -68,10 +68,6 @@ class Payload:
     def trailer(self) -> bytes:
         return BINARY_TRAILER if self.format == "binary" else b""
 
-    def whole(self) -> bytes:
-        """Everything one COPY of just this payload sends."""
-        return self.header + bytes(self.data) + self.trailer
-
 
 def encode(table: pa.Table, column_types: dict[str, str]) -> Payload:
     """The COPY payload for `table`, whose columns are named as in the staging table."""

@@ -29,7 +29,6 @@ from cleanops.ingestion.encode import Payload, encode
 from cleanops.ingestion.validate import RejectedRow, ValidatedChunk, Validator
 
 LOAD_ID, ROW_NUMBER = "_cleanops_load_id", "_cleanops_row_number"
-META_COLUMNS = (LOAD_ID, ROW_NUMBER)
 QUARANTINE_COLUMNS = ("batch_id", "pipeline_id", "source_id", "origin", "row_number", "error_code",
                       "error_field", "error_message", "raw_record")
 
