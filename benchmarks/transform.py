@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cleanops-bench-transform-"))
+    os.chmod(workdir, 0o755)  # reachable by the server's own user: no fallback folder elsewhere
     from cleanops.db import embedded
 
     try:
@@ -165,7 +166,10 @@ def main() -> None:
         run_ge_pandas(engine, args.rows)
         engine.dispose()
     finally:
-        embedded.stop(embedded.plan_layout(workdir / "home"))
+        layout = embedded.plan_layout(workdir / "home")
+        embedded.stop(layout)
+        if layout.data_dir.is_relative_to(embedded.FALLBACK_ROOT):
+            shutil.rmtree(layout.data_dir.parent, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
