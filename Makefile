@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-external dev bench db-start db-stop clean
+.PHONY: install run test test-external dev bench fuzz db-start db-stop clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ dev: install
 
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The property-based (hypothesis) tests with many more examples than `make test` runs.
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -p no:cacheprovider -k properties $(PYTEST_ARGS)
 
 db-start: install
 	$(BIN)/cleanops db start

@@ -17,8 +17,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
+from hypothesis import HealthCheck, settings
 
 from cleanops.db import connection, embedded, migrate
+
+# Property-based tests: a bounded profile for `make test`, a long one for `make fuzz`.
+settings.register_profile("ci", max_examples=150, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("long", max_examples=5_000, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SERVER_TARGET = os.environ.get("CLEANOPS_TEST_TARGET") == "server"
 
