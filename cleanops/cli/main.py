@@ -13,6 +13,9 @@ from cleanops.cli import runs as run_commands
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """CleanOps: data pipelines on Dagster that ingest, validate, stage and clean up."""
+    from cleanops import log_redaction
+
+    log_redaction.install()
 
 
 cli.add_command(db_commands.db)
