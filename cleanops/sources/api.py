@@ -1,40 +1,35 @@
 """HTTP API sources: JSON records, paged, with retries and secrets from the environment.
 
 Header values and query parameters may name environment variables as `${VAR}`, so a
-token never sits in a pipeline file. Transient failures (connection errors, 429, 5xx)
-are retried with exponential backoff; anything else fails the load with the URL and the
-status in the message.
+token never sits in a pipeline file; their values are remembered as secrets (masked in
+every message). Transient failures (timeouts, refused connections, 408, 429, 5xx) are
+retried here with exponential backoff and then raised as `TransientSourceError`, so the
+pipeline's `retry_policy` may try again; anything else (401, 403, 404, a response that is
+not JSON) is permanent. Messages name the URL without its query string, where a token
+may travel.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 from typing import Any, Iterator
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from cleanops import secrets
 from cleanops.pipelines.schema import ApiSource
 from cleanops.sources.base import ReadContext, RowProblem, SourceChunk, SourceError, dicts_to_batch, dotted_get
-
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from cleanops.sources.errors import TransientSourceError, is_transient_http_status
 
 
 def expand_environment(value: Any, where: str) -> Any:
-    """Replace ${VAR} with the variable's value; a missing variable is an error."""
-    if not isinstance(value, str):
-        return value
-
-    def lookup(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise SourceError(f"{where}: environment variable {name} is not set")
-        return os.environ[name]
-
-    return _ENV_REFERENCE.sub(lookup, value)
+    """Replace ${VAR} with the variable's value (remembered as a secret); a missing variable is an error."""
+    try:
+        return secrets.resolve_references(value, where)
+    except secrets.MissingVariable as error:
+        raise SourceError(str(error)) from None
 
 
 def _session(source: ApiSource) -> requests.Session:
@@ -53,17 +48,41 @@ def _session(source: ApiSource) -> requests.Session:
     return session
 
 
+def _without_query(url: str) -> str:
+    """The URL as messages name it: query parameters may carry a token."""
+    return url.split("?", 1)[0]
+
+
+def _failure_reason(error: requests.RequestException) -> str:
+    """What went wrong, without the request URL that urllib3 and requests put in their messages."""
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    cause = error.args[0] if error.args else error
+    reason = getattr(cause, "reason", cause)  # urllib3's MaxRetryError → the last attempt's error
+    return str(reason).split(": ", 1)[-1]  # "HTTPConnection(host=…, port=…): Failed to establish …"
+
+
+def _request_error(source: ApiSource, url: str, error: requests.RequestException) -> SourceError:
+    message = f"source {source.id!r}: request to {_without_query(url)} failed: {_failure_reason(error)}"
+    permanent = isinstance(error, (requests.exceptions.SSLError, requests.exceptions.InvalidURL,
+                                   requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                                   requests.exceptions.InvalidHeader))
+    return SourceError(message) if permanent else TransientSourceError(message)
+
+
 def _fetch(session: requests.Session, source: ApiSource, url: str, params: dict) -> Any:
     try:
         response = session.request(source.method, url, params=params, timeout=source.timeout_seconds)
     except requests.RequestException as error:
-        raise SourceError(f"source {source.id!r}: request to {url} failed: {error}") from error
+        raise _request_error(source, url, error) from None
     if response.status_code >= 400:
-        raise SourceError(f"source {source.id!r}: {url} answered HTTP {response.status_code}: {response.text[:200]}")
+        error_class = TransientSourceError if is_transient_http_status(response.status_code) else SourceError
+        raise error_class(f"source {source.id!r}: {_without_query(url)} answered HTTP {response.status_code}: "
+                          f"{response.text[:200]}")
     try:
         return response.json()
     except ValueError as error:
-        raise SourceError(f"source {source.id!r}: {url} did not answer JSON: {error}") from error
+        raise SourceError(f"source {source.id!r}: {_without_query(url)} did not answer JSON: {error}") from None
 
 
 def _pages(session: requests.Session, source: ApiSource) -> Iterator[list]:

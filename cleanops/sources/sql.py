@@ -4,6 +4,11 @@ The connection name in the pipeline file is resolved from the environment variab
 CLEANOPS_CONN_<NAME> (upper case, `-` as `_`), so no secret sits in a pipeline file. The
 query's `?` placeholders bind `parameters` in order, whatever the driver's own paramstyle;
 `${last_run_timestamp}` binds the high-water mark of the last successful load.
+
+Failures that a retry cannot fix (no such variable, a malformed URL, a wrong password, a
+missing database or table, a bad query) raise `SourceError`; the others (a refused or
+dropped connection, a timeout, a server shutting down) `TransientSourceError`, so that the
+pipeline's `retry_policy` acts only on those. Messages name the server, never the password.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from cleanops import secrets
 from cleanops.sources.base import ReadContext, SourceChunk, SourceError, normalise_column_names, records_to_batch
+from cleanops.sources.errors import TransientSourceError, is_transient_database_error
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql",
@@ -33,7 +40,12 @@ def connection_url(name: str) -> str | None:
     raw = os.environ.get(connection_variable(name))
     if not raw:
         return None
-    url = make_url(raw)
+    secrets.remember(secrets.url_password(raw))
+    try:
+        url = make_url(raw)
+    except sa.exc.ArgumentError:  # its message quotes the whole URL, password included
+        raise SourceError(f"{connection_variable(name)} is not a SQLAlchemy URL "
+                          f"(dialect+driver://user:password@host:port/database)") from None
     backend = url.drivername.split("+")[0]
     if "+" not in url.drivername and backend in DRIVERS:
         url = url.set(drivername=DRIVERS[backend])
@@ -80,7 +92,11 @@ def _engine_for(source) -> sa.Engine:
         raise SourceError(f"source {source.id!r}: type is {source.type!r} but {connection_variable(source.connection)} "
                           f"points at a {backend} database")
     connect_args = {"connect_timeout": 10} if backend in ("postgresql", "mysql") else {}
-    return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=connect_args)
+    try:
+        return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=connect_args)
+    except (sa.exc.NoSuchModuleError, ImportError) as error:
+        raise SourceError(f"source {source.id!r}: no driver for {connection_variable(source.connection)}: "
+                          f"{error}") from None
 
 
 def read_query(source, context: ReadContext) -> Iterator[SourceChunk]:
@@ -99,11 +115,17 @@ def read_query(source, context: ReadContext) -> Iterator[SourceChunk]:
                 next_row += len(rows)
             if next_row == 1:
                 yield SourceChunk(records_to_batch(columns, []), origin, 1)
-    except sa.exc.OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        where = make_url(connection_url(source.connection)).render_as_string(hide_password=True)
-        raise SourceError(f"source {source.id!r}: cannot query {where}: {reason}") from error
     except sa.exc.DBAPIError as error:
-        raise SourceError(f"source {source.id!r}: query failed: {str(error.orig).strip()}") from error
+        raise _query_error(source, error) from error
     finally:
         engine.dispose()
+
+
+def _query_error(source, error: sa.exc.DBAPIError) -> SourceError:
+    """The failure in the source's words, transient or not (see `is_transient_database_error`)."""
+    error_class = TransientSourceError if is_transient_database_error(error) else SourceError
+    if isinstance(error, sa.exc.OperationalError):
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        where = make_url(connection_url(source.connection)).render_as_string(hide_password=True)
+        return error_class(f"source {source.id!r}: cannot query {where}: {reason}")
+    return error_class(f"source {source.id!r}: query failed: {str(error.orig).strip()}")
