@@ -3,6 +3,8 @@
 
 import dagster as dg
 
+from cleanops import log_redaction
+from cleanops.ingestion.failures import load_failure
 from cleanops.ingestion.load import LoadReport, load_source, record_failure, utcnow
 from cleanops.ingestion.stage import staging_table_name
 from cleanops.pipelines.loader import LoadedPipeline
@@ -73,6 +75,7 @@ def build_source_asset(pipeline: LoadedPipeline, source,
         metadata={"pipeline_file": str(pipeline.file), "source_type": source.type},
     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
+        log_redaction.install()
         started_at = utcnow()
         try:
             with runtime.source_for_run(pipeline, source, config.files) as run_source:
@@ -80,7 +83,7 @@ def build_source_asset(pipeline: LoadedPipeline, source,
                                      log=context.log)
         except Exception as error:
             record_failure(pipeline, source, context.run_id, started_at, error)
-            raise
+            raise load_failure(spec.pipeline_id, source.id, error) from None
         runtime.after_load(pipeline, source, config.files, context.log)
         return dg.MaterializeResult(metadata=report_metadata(report))
 

@@ -25,6 +25,7 @@ from cleanops.ingestion.stage import LoadCounts, Stager, staging_table_name
 from cleanops.ingestion.validate import Validator
 from cleanops.pipelines.loader import LoadedPipeline
 from cleanops.pipelines.schema import FileSource, SqlSource
+from cleanops.secrets import redact
 from cleanops.sources import ReadContext, read_source
 from cleanops.warehouse import engine_for_pipeline
 
@@ -239,7 +240,7 @@ def record_failure(pipeline: LoadedPipeline, source, run_id: str, started_at: dt
                 {"run": run_id, "p": pipeline.spec.pipeline_id, "s": source.id,
                  "a": f"staging.{staging_table_name(pipeline.spec.slug, source.id)}", "start": started_at,
                  "errors": json.dumps([{"step": "data_extraction", "error_code": type(error).__name__,
-                                                      "message": str(error)[:2000], "count": 1}])})
+                                                      "message": redact(str(error))[:2000], "count": 1}])})
     except Exception:  # the original error matters more than the log entry
         pass
 
