@@ -18,6 +18,9 @@ install: $(STAMP)
 
 # The seed pipeline reads `prod-user-db`: a sample database on the CleanOps server.
 SAMPLE_SOURCE = CLEANOPS_CONN_PROD_USER_DB="$$($(BIN)/python -m cleanops.samples.prepare --print-url)"
+# The weekly summary reads `analytics-dw`: the CleanOps warehouse itself. Scheduled pipelines
+# whose connections `make dev` does not provide ship with their schedule off.
+WAREHOUSE_SOURCE = CLEANOPS_CONN_ANALYTICS_DW="$$(eval "$$($(BIN)/cleanops env)" && echo "$$CLEANOPS_WAREHOUSE_URL")"
 
 run: install
 	$(BIN)/cleanops db start
@@ -35,7 +38,7 @@ test: install
 
 dev: install
 	$(BIN)/python -m cleanops.transform.prepare
-	$(SAMPLE_SOURCE) $(BIN)/cleanops dev
+	$(SAMPLE_SOURCE) $(WAREHOUSE_SOURCE) $(BIN)/cleanops dev
 
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
