@@ -12,12 +12,16 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
+import yaml
 
 from cleanops_tests.conftest import unique_id
 from cleanops_tests.ingestion.helpers import materialize_pipeline
 
+REPO = Path(__file__).resolve().parents[2]
 RETRY_POLICY = {"max_retries": 3, "backoff_strategy": "fixed", "initial_delay": 0.5}
 
 
@@ -80,6 +84,21 @@ def test_a_missing_connection_variable_fails_at_once(make_pipeline, dagster_inst
     assert retries == 0
     assert "permanent" in message and "CLEANOPS_CONN_NEVER_CONFIGURED" in message
     assert seconds < RETRY_POLICY["initial_delay"] * RETRY_POLICY["max_retries"] + 10
+
+
+def test_the_shipped_hourly_example_without_its_connection_fails_at_once(make_pipeline, dagster_instance,
+                                                                          monkeypatch):
+    """Its own retry_policy (3 retries, exponential from 30 s) must not keep it running for minutes."""
+    spec = yaml.safe_load((REPO / "pipelines" / "orders_hourly_sql.yaml").read_text())
+    spec["pipeline_id"] = unique_id("orders-hourly")
+    monkeypatch.delenv("CLEANOPS_CONN_SHOP_DB", raising=False)
+    loaded = make_pipeline(spec)
+    started = time.monotonic()
+    result = materialize_pipeline(loaded, instance=dagster_instance, raise_on_error=False)
+    assert not result.success and time.monotonic() - started < spec["retry_policy"]["initial_delay"]
+    assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert "CLEANOPS_CONN_SHOP_DB" in failure.step_failure_data.user_failure_data.description
 
 
 def test_a_missing_table_fails_at_once(make_pipeline, dagster_instance, warehouse, monkeypatch):
