@@ -41,5 +41,8 @@ def load_failure(pipeline_id: str, source_id: str, error: BaseException) -> dg.F
     if not isinstance(error, SourceError):  # a bug or a warehouse error: where it happened matters
         metadata["traceback"] = dg.MetadataValue.text(redact("".join(traceback.format_exception(error))))
     verdict = "transient" if retryable else "permanent, not retried"
-    return dg.Failure(description=f"{pipeline_id}: source {source_id!r} failed ({verdict}): {failure_message(error)}",
-                      metadata=metadata, allow_retries=retryable)
+    message = failure_message(error)
+    if not message.startswith(f"source {source_id!r}"):
+        message = f"source {source_id!r}: {message}"
+    return dg.Failure(description=f"{pipeline_id} ({verdict}): {message}", metadata=metadata,
+                      allow_retries=retryable)
