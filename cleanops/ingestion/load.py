@@ -109,14 +109,16 @@ def peak_rss_mb() -> float:
 def _read_context(pg, spec, base_dir, source, run_id: str, full_refresh: bool) -> ReadContext:
     """What earlier loads committed (watermark, file ledger), read under the source's lock.
 
-    Ledger rows of this same run are left out: a retry re-reads the files its earlier
-    attempt staged, because the Stager has just removed that attempt's rows.
+    A retry re-reads what its earlier attempt staged, because the Stager has just removed
+    that attempt's rows: ledger rows of this same run are left out, and a watermark this
+    run wrote gives way to the one before it.
     """
     if full_refresh:
         return ReadContext(spec.pipeline_id, base_dir)
     watermark = pg.execute(
-        "SELECT watermark FROM cleanops.source_watermarks WHERE pipeline_id = %s AND source_id = %s",
-        (spec.pipeline_id, source.id)).fetchone()
+        "SELECT CASE WHEN run_id = %s THEN previous_watermark ELSE watermark END"
+        " FROM cleanops.source_watermarks WHERE pipeline_id = %s AND source_id = %s",
+        (run_id, spec.pipeline_id, source.id)).fetchone()
     loaded_files = pg.execute(
         "SELECT sha256, size_bytes FROM cleanops.loaded_files WHERE pipeline_id = %s AND source_id = %s"
         " AND run_id <> %s", (spec.pipeline_id, source.id, run_id)).fetchall()
@@ -240,6 +242,8 @@ def _record_success(pg, report: LoadReport, source, extraction_started: dt.datet
             """INSERT INTO cleanops.source_watermarks (pipeline_id, source_id, watermark, run_id)
                VALUES (%s, %s, %s, %s)
                ON CONFLICT (pipeline_id, source_id) DO UPDATE SET watermark = EXCLUDED.watermark,
+                   previous_watermark = CASE WHEN source_watermarks.run_id = EXCLUDED.run_id
+                       THEN source_watermarks.previous_watermark ELSE source_watermarks.watermark END,
                    run_id = EXCLUDED.run_id, updated_at = now()""",
             (report.pipeline_id, report.source_id, extraction_started, report.run_id))
     if isinstance(source, FileSource):

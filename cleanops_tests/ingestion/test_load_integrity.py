@@ -202,3 +202,25 @@ def test_declared_columns_cover_every_rule_column():
     config = ValidationConfig(required_fields=["id"], data_types={"amount": "float"}, patterns={"sku": "^A"},
                               ranges={"qty": {"min": 0}}, allowed_values={"cur": ["EUR"]}, unique=[["id", "line"]])
     assert load_module.declared_columns(config) == ["id", "amount", "sku", "qty", "cur", "line"]
+
+
+def test_a_retried_sql_load_of_a_committed_run_reads_from_the_watermark_before_it(
+        pipelines_dir, make_pipeline, warehouse, tmp_path, monkeypatch):
+    import sqlite3
+
+    database = tmp_path / "retry.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE orders (id integer, updated_at text)")
+        db.executemany("INSERT INTO orders VALUES (?, '2020-01-01 00:00:00')", [(i,) for i in range(1, 21)])
+    monkeypatch.setenv("CLEANOPS_CONN_RETRY_SQLITE", f"sqlite:///{database}")
+    spec = _spec()
+    spec["data_sources"] = [{"id": "orders", "type": "sqlite", "connection": "retry-sqlite",
+                             "query": "SELECT id, updated_at FROM orders WHERE updated_at > ?",
+                             "parameters": ["${last_run_timestamp}"]}]
+    loaded = make_pipeline(spec)
+    staging, _ = table_names(loaded)
+    source, run_id = loaded.spec.data_sources[0], unique_id("run")
+    load_source(loaded, source, run_id)
+    assert load_source(loaded, source, run_id).counts.records_staged == 20  # the retry
+    assert count(warehouse, staging) == 20
+    assert load_source(loaded, source, unique_id("run")).counts.records_read == 0  # a later run: nothing new
