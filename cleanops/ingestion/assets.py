@@ -45,13 +45,21 @@ def report_metadata(report: LoadReport) -> dict[str, dg.MetadataValue]:
         "steps": dg.MetadataValue.json(report.steps),
         "peak_rss_mb": dg.MetadataValue.float(report.peak_rss_mb),
         "load_seconds": dg.MetadataValue.float(round((report.completed_at - report.started_at).total_seconds(), 3)),
-        "dagster/row_count": dg.MetadataValue.int(counts.records_staged),
+        "rows_staged_this_run": dg.MetadataValue.int(counts.records_staged),
     }
+    if report.table_rows is not None:  # the table's total: a run that loaded nothing new still shows its rows
+        metadata["dagster/row_count"] = dg.MetadataValue.int(report.table_rows)
     for code, count in counts.rejected_by_code.items():
         metadata[f"rejected_{code.lower()}"] = dg.MetadataValue.int(count)
     if report.files:
         metadata["files"] = dg.MetadataValue.json(report.files)
     return metadata
+
+
+def asset_kinds(source) -> set[str]:
+    """The UI's kind tags: the warehouse (PostgreSQL) and the source's type, "postgres" once
+    for a PostgreSQL source rather than both spellings."""
+    return {"postgres", "postgres" if source.type == "postgresql" else source.type}
 
 
 def build_source_asset(pipeline: LoadedPipeline, source,
@@ -65,7 +73,7 @@ def build_source_asset(pipeline: LoadedPipeline, source,
         group_name=spec.slug,
         description=f"{source.type} source {source.id!r} of pipeline {spec.pipeline_id!r}, validated and staged "
                     f"in PostgreSQL; rejected rows go to quarantine.{key.path[-1]}.",
-        kinds={"postgres", source.type},
+        kinds=asset_kinds(source),
         retry_policy=retry_policy_for(pipeline),
         deps=list(upstream_keys),
         automation_condition=policy.dependency_condition(spec) if upstream_keys else None,

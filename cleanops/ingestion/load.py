@@ -73,6 +73,18 @@ class LoadReport:
     steps: list[dict[str, Any]]
     files: list[dict[str, Any]] = field(default_factory=list)
     peak_rss_mb: float = 0.0
+    table_rows: int | None = None  # rows in the staging table after this load, earlier loads' included
+
+    def summary(self) -> str:
+        """One line for the run's log; names the files skipped as already loaded."""
+        c = self.counts
+        line = (f"{self.table}: read {c.records_read}, staged {c.records_staged}, "
+                f"quarantined {c.records_quarantined}; the table holds {self.table_rows} row(s)")
+        skipped = [entry["path"] for entry in self.files if entry["skipped"]]
+        if skipped:
+            line += f"; skipped {len(skipped)} file(s) already loaded: {', '.join(skipped[:10])}"
+            line += " …" if len(skipped) > 10 else ""
+        return line
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -95,29 +107,45 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _previous_state(conn: sa.Connection, pipeline_id: str, source) -> tuple[dt.datetime | None, list[tuple]]:
-    watermark = conn.scalar(sa.text(
-        "SELECT watermark FROM cleanops.source_watermarks WHERE pipeline_id = :p AND source_id = :s"),
-        {"p": pipeline_id, "s": source.id})
-    loaded_files = conn.execute(sa.text(
-        "SELECT sha256, size_bytes FROM cleanops.loaded_files WHERE pipeline_id = :p AND source_id = :s"),
-        {"p": pipeline_id, "s": source.id}).all()
-    return watermark, [tuple(row) for row in loaded_files]
+def _read_context(pg, spec, base_dir, source, run_id: str, full_refresh: bool) -> ReadContext:
+    """What earlier loads committed (watermark, file ledger), read under the source's lock.
+
+    A retry re-reads what its earlier attempt staged, because the Stager has just removed
+    that attempt's rows: ledger rows of this same run are left out, and a watermark this
+    run wrote gives way to the one before it.
+    """
+    if full_refresh:
+        return ReadContext(spec.pipeline_id, base_dir)
+    watermark = pg.execute(
+        "SELECT CASE WHEN run_id = %s THEN previous_watermark ELSE watermark END"
+        " FROM cleanops.source_watermarks WHERE pipeline_id = %s AND source_id = %s",
+        (run_id, spec.pipeline_id, source.id)).fetchone()
+    loaded_files = pg.execute(
+        "SELECT sha256, size_bytes FROM cleanops.loaded_files WHERE pipeline_id = %s AND source_id = %s"
+        " AND run_id <> %s", (spec.pipeline_id, source.id, run_id)).fetchall()
+    return ReadContext(spec.pipeline_id, base_dir, watermark=watermark[0] if watermark else None,
+                       skip_fingerprints=frozenset(sha for sha, _ in loaded_files),
+                       skip_sizes=frozenset(size for _, size in loaded_files))
+
+
+def declared_columns(validation) -> list[str]:
+    """Every column the validation config names, in a stable order: the columns of a staging
+    table created by a load that read no row, so the checks on them have their columns."""
+    keys = [column for key in validation.unique_keys() for column in key]
+    return list(dict.fromkeys([*validation.required_fields, *validation.data_types, *validation.patterns,
+                               *validation.ranges, *validation.allowed_values, *keys]))
 
 
 def load_source(pipeline: LoadedPipeline, source, run_id: str, *, full_refresh: bool = False,
                 log=None) -> LoadReport:
-    """Extract, validate and stage one source in one transaction; returns what happened."""
+    """Extract, validate and stage one source in one transaction; returns what happened.
+
+    A second load of the same source started meanwhile waits for this one to commit, then
+    skips the files it staged (see `Stager`).
+    """
     spec = pipeline.spec
     engine = engine_for_pipeline(spec)
     migrate.migrate(engine)
-    with engine.connect() as conn:
-        watermark, loaded_files = _previous_state(conn, spec.pipeline_id, source)
-    if full_refresh:
-        watermark, loaded_files = None, []
-    context = ReadContext(spec.pipeline_id, pipeline.base_dir, watermark=watermark,
-                          skip_fingerprints=frozenset(sha for sha, _ in loaded_files),
-                          skip_sizes=frozenset(size for _, size in loaded_files))
     validation = spec.validation()
     validator = Validator(validation)
     _use_returning_memory_pool()
@@ -128,16 +156,19 @@ def load_source(pipeline: LoadedPipeline, source, run_id: str, *, full_refresh: 
         pg = raw.driver_connection
         pg.autocommit = True
         stager = Stager(pg, pipeline_id=spec.pipeline_id, pipeline_slug=spec.slug, source_id=source.id,
-                        batch_id=run_id, validator=validator, unique_keys=validation.unique_keys())
+                        batch_id=run_id, validator=validator, unique_keys=validation.unique_keys(),
+                        on_lock_wait=log.info if log else None)
         with stager:
+            context = _read_context(pg, spec, pipeline.base_dir, source, run_id, full_refresh)
             _stream(read_source(source, context), validator, stager, extraction, validating, loading)
             with loading:
                 stager.move_duplicates()
+                stager.ensure_table(declared_columns(validation))
                 stager.check_conservation()
             completed_at = utcnow()
             report = LoadReport(
                 spec.pipeline_id, source.id, run_id, f"staging.{stager.table}", started_at, completed_at,
-                stager.counts, [], context.files_seen, peak_rss_mb())
+                stager.counts, [], context.files_seen, peak_rss_mb(), table_rows=stager.table_rows())
             report.steps = [
                 extraction.as_dict(records_extracted=stager.counts.records_read),
                 validating.as_dict(records_validated=stager.counts.records_staged,
@@ -148,8 +179,7 @@ def load_source(pipeline: LoadedPipeline, source, run_id: str, *, full_refresh: 
     finally:
         raw.close()
     if log:
-        log.info(f"{report.table}: read {report.counts.records_read}, staged {report.counts.records_staged}, "
-                 f"quarantined {report.counts.records_quarantined}")
+        log.info(report.summary())
     return report
 
 
@@ -213,6 +243,8 @@ def _record_success(pg, report: LoadReport, source, extraction_started: dt.datet
             """INSERT INTO cleanops.source_watermarks (pipeline_id, source_id, watermark, run_id)
                VALUES (%s, %s, %s, %s)
                ON CONFLICT (pipeline_id, source_id) DO UPDATE SET watermark = EXCLUDED.watermark,
+                   previous_watermark = CASE WHEN source_watermarks.run_id = EXCLUDED.run_id
+                       THEN source_watermarks.previous_watermark ELSE source_watermarks.watermark END,
                    run_id = EXCLUDED.run_id, updated_at = now()""",
             (report.pipeline_id, report.source_id, extraction_started, report.run_id))
     if isinstance(source, FileSource):
@@ -221,7 +253,9 @@ def _record_success(pg, report: LoadReport, source, extraction_started: dt.datet
                 continue
             pg.execute(
                 """INSERT INTO cleanops.loaded_files (pipeline_id, source_id, sha256, path, size_bytes, run_id)
-                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                   VALUES (%s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (pipeline_id, source_id, sha256) DO UPDATE SET path = EXCLUDED.path,
+                       run_id = EXCLUDED.run_id, loaded_at = now()""",
                 (report.pipeline_id, report.source_id, entry["sha256"], entry["path"], entry["size_bytes"],
                  report.run_id))
 

@@ -6,6 +6,10 @@ at all, so a failed run leaves staging as it was. The batch id is the Dagster ru
 a retried step first removes what an earlier attempt of the same run wrote, so the same
 batch never lands twice.
 
+The transaction opens with a lock on the staging table (a transaction-scoped advisory
+lock), so two loads of one source run one after the other: the second starts only once
+the first has committed or rolled back, and then sees its file ledger and watermark.
+
 Staged rows carry two columns of their own: `_cleanops_load_id`, which points at the row
 of `cleanops.staged_loads` holding the batch id, pipeline, source, origin (file, query or
 URL) and load time, and `_cleanops_row_number`, the row's place in its origin. Keeping
@@ -18,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import psycopg
@@ -127,8 +131,10 @@ class Stager:
     """Writes one load of one source; use as a context manager around the chunks."""
 
     def __init__(self, connection: psycopg.Connection, *, pipeline_id: str, pipeline_slug: str, source_id: str,
-                 batch_id: str, validator: Validator, unique_keys: list[list[str]]):
+                 batch_id: str, validator: Validator, unique_keys: list[list[str]],
+                 on_lock_wait: Callable[[str], None] | None = None):
         self.conn = connection
+        self.on_lock_wait = on_lock_wait
         self.pipeline_id = pipeline_id
         self.source_id = source_id
         self.batch_id = batch_id
@@ -151,8 +157,10 @@ class Stager:
         self.conn.execute("BEGIN")
         # A datetime without an offset means UTC, whatever the server's own TimeZone.
         self.conn.execute("SET LOCAL TimeZone = 'UTC'")
-        self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"staging.{self.table}",))
+        self._lock_source()
         self._create_quarantine_table()
+        if self._batch_committed_before():
+            self._remove_earlier_attempt()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -164,6 +172,19 @@ class Stager:
                 self._stream.abort(exc)
                 self._stream = None
             self.conn.execute("ROLLBACK")
+
+    def _lock_source(self) -> None:
+        """Wait for any other load (or quarantine replay) of this staging table to finish.
+
+        Everything a load decides from earlier loads (files to skip, the watermark) must be
+        read after this lock, inside the same transaction, or two loads both stage the same file.
+        """
+        lock_name = f"staging.{self.table}"
+        if self.conn.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", (lock_name,)).fetchone()[0]:
+            return
+        if self.on_lock_wait:
+            self.on_lock_wait(f"{lock_name}: another load of this source is running; waiting for it to finish")
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock_name,))
 
     # -- tables ------------------------------------------------------------------------
 
@@ -197,10 +218,8 @@ class Stager:
         if not self.columns:
             definitions = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in columns]
             self.conn.execute(sql.SQL("""
-                CREATE TABLE IF NOT EXISTS {t} ({cols}, _cleanops_load_id bigint NOT NULL, _cleanops_row_number bigint)
-            """).format(t=self.staging, cols=sql.SQL(", ").join(definitions)))
-            if self._batch_committed_before():
-                self._remove_earlier_attempt()
+                CREATE TABLE IF NOT EXISTS {t} ({cols} _cleanops_load_id bigint NOT NULL, _cleanops_row_number bigint)
+            """).format(t=self.staging, cols=sql.SQL("").join(sql.SQL("{}, ").format(d) for d in definitions)))
         for column in columns:
             if column not in self.columns:
                 self.conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
@@ -226,11 +245,29 @@ class Stager:
             (self.batch_id, self.pipeline_id, self.source_id)).fetchone()[0]
 
     def _remove_earlier_attempt(self) -> None:
-        loads = sql.SQL("SELECT load_id FROM cleanops.staged_loads WHERE staging_table = %s AND batch_id = %s")
-        self.conn.execute(sql.SQL("DELETE FROM {t} WHERE _cleanops_load_id IN ({loads})").format(
-            t=self.staging, loads=loads), (self.table, self.batch_id))
+        """Before anything is read, so the retry reads again exactly what the attempt had staged."""
+        if self._staging_table_exists():
+            loads = sql.SQL("SELECT load_id FROM cleanops.staged_loads WHERE staging_table = %s AND batch_id = %s")
+            self.conn.execute(sql.SQL("DELETE FROM {t} WHERE _cleanops_load_id IN ({loads})").format(
+                t=self.staging, loads=loads), (self.table, self.batch_id))
         self.conn.execute(sql.SQL("DELETE FROM cleanops.staged_loads WHERE staging_table = %s AND batch_id = %s"),
                           (self.table, self.batch_id))
+
+    def _staging_table_exists(self) -> bool:
+        return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                 (self.staging.as_string(self.conn),)).fetchone()[0]
+
+    def ensure_table(self, declared_columns: list[str]) -> None:
+        """The staging table exists after every load, even one that read no row (a header-only
+        file, a glob matching nothing): the checks and models downstream query it. A load that
+        wrote no chunk creates it with the declared columns, typed as declared."""
+        self.finish_writes()
+        if not self.columns and not self._staging_table_exists():
+            self._ensure_staging_columns(list(dict.fromkeys(declared_columns)))
+
+    def table_rows(self) -> int:
+        """Rows in the staging table now, with this load's: what the Dagster UI shows as its row count."""
+        return self.conn.execute(sql.SQL("SELECT count(*) FROM {t}").format(t=self.staging)).fetchone()[0]
 
     def _load_id(self, origin: str) -> int:
         """The staged_loads row of this batch and origin, made on the origin's first chunk."""

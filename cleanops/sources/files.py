@@ -29,6 +29,7 @@ from cleanops.sources.base import (
     dotted_get,
     normalise_column_names,
 )
+from cleanops.sources.file_state import file_state, refuse_if_changed
 
 # ~25k users rows a chunk. The file is cut into pieces here rather than by pyarrow's
 # streaming reader, which reads ahead and held ~40 MB of blocks at 1 MiB blocks (80 MB at
@@ -62,24 +63,31 @@ def file_sha256(path: Path) -> str:
 
 
 def read_files(source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
-    """Every new file of the source, in name order; files loaded before are skipped."""
+    """Every new file of the source, in name order; files loaded before are skipped.
+
+    A file that changes while it is hashed or read (appended, rewritten, replaced) is
+    refused with a SourceError naming it: what was read is neither the old file nor the new
+    one, so recording either hash would load rows twice or lose them. The load then rolls
+    back and records nothing; the next run reads the finished file whole.
+    """
     readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "parquet": _read_parquet}
     for path in resolve_files(source, context.base_dir):
-        size = path.stat().st_size
-        entry = {"path": str(path), "sha256": None, "size_bytes": size, "skipped": False}
+        before = file_state(path, source.id)
+        entry = {"path": str(path), "sha256": None, "size_bytes": before[0], "skipped": False}
         context.files_seen.append(entry)
-        if source.type == "csv" and size not in context.skip_sizes:
+        if source.type == "csv" and before[0] not in context.skip_sizes:
             # No file loaded before has this size, so this one is new: hash it while reading
             # it instead of in a pass of its own before the load starts.
             digest = hashlib.sha256()
             yield from _read_csv(path, source, context, digest)
             entry["sha256"] = digest.hexdigest()
-            continue
-        entry["sha256"] = file_sha256(path)
-        if entry["sha256"] in context.skip_fingerprints:
-            entry["skipped"] = True
-            continue
-        yield from readers[source.type](path, source, context)
+        else:
+            entry["sha256"] = file_sha256(path)
+            if entry["sha256"] in context.skip_fingerprints:
+                entry["skipped"] = True
+            else:
+                yield from readers[source.type](path, source, context)
+        refuse_if_changed(path, source.id, before)
 
 
 # --- CSV -------------------------------------------------------------------------------
