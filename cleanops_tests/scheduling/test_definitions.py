@@ -18,7 +18,8 @@ from cleanops.scheduling import control, policy
 from cleanops.scheduling.sensors import build_file_arrival_sensor, build_new_rows_sensor
 from cleanops_tests.conftest import unique_id
 
-SEED_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "samples" / "pipeline_config.json"
+# The seed as shipped (byte-identical to the original: cleanops_tests/pipelines/test_pipeline_files.py).
+SEED_SAMPLE = Path(__file__).resolve().parents[2] / "pipelines" / "user_data_etl.json"
 
 
 def file_spec(pipeline_id: str, **extra) -> dict:

@@ -182,14 +182,16 @@ def test_mask_expression_on_an_email(warehouse):
 
 
 def test_hmac_key_is_required_and_never_written(tmp_path, monkeypatch):
-    monkeypatch.delenv("CLEANOPS_HMAC_KEY", raising=False)
-    with pytest.raises(project.MissingHmacKey):
-        with project.hmac_session_settings(required=True):
-            pass
+    monkeypatch.setenv("CLEANOPS_HMAC_KEY", HMAC_KEY)  # set, so that writing it would show
     spec = customer_spec("hmac-check", "hmac_check")
     loaded, errors = load_file(write_spec(tmp_path, spec))
     files = models.render_files([loaded])
     assert HMAC_KEY not in "".join(files.values()) and "current_setting('cleanops.hmac_opad')" in "".join(files.values())
+
+    monkeypatch.delenv("CLEANOPS_HMAC_KEY")
+    with pytest.raises(project.MissingHmacKey):
+        with project.hmac_session_settings(required=True):
+            pass
 
 
 @pytest.mark.parametrize("expression", ["pg_sleep(10)", "(select password from users)", "1; drop table x",
