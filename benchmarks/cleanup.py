@@ -172,6 +172,7 @@ def cleanops_files(root: Path, archive: bool, batch_size: int = 1000) -> tuple[f
     from cleanops.db import connection
 
     warehouse = connection.warehouse_engine()
+    os.environ["CLEANOPS_CLEANUP_ROOTS"] = str(root.parent)  # the benchmark's folders, under its private home
     data_type = f"bench_files_{os.getpid()}_{int(time.time() * 1000)}"
     policies.save(warehouse, policies.Policy(data_type, 30, "files", roots=[str(root)], patterns=["*.log"]), "bench")
     started = time.perf_counter()

@@ -82,3 +82,13 @@ def external_database_url() -> str | None:
 
 def dbt_project_dir() -> Path:
     return _env_path("CLEANOPS_DBT_PROJECT_DIR", PROJECT_ROOT / "cleanops_dbt")
+
+
+def cleanup_roots() -> list[str]:
+    """Folders an administrator allows cleanup roots in (CLEANOPS_CLEANUP_ROOTS, os.pathsep-separated).
+
+    CleanOps' own folders (tmp, landing, logs, archives, compute logs, dbt logs) are always
+    allowed; this adds more. The entries are returned as given: cleanup checks and resolves them.
+    """
+    value = os.environ.get("CLEANOPS_CLEANUP_ROOTS", "")
+    return [entry for entry in value.split(os.pathsep) if entry.strip()]

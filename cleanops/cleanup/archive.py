@@ -1,10 +1,14 @@
 """Archives: what a cleanup deletes is kept first, so every cleanup can be undone.
 
 Files go into a folder archive, `<archives>/<cleanup_id>/files/<n>`, one plain file per
-original (so a partly written archive is still readable after a crash) — a hard link to
-the original's inode on the same file system, else a copy — each with its mode and
-mtime, listed in `manifest.jsonl` with its original path, size and sha256. A batch's
-manifest lines and links or copies are made durable before its originals are unlinked.
+original (so a partly written archive is still readable after a crash), listed in
+`manifest.jsonl` with its original path, mode, mtimes, owner, size and sha256. Each entry
+is an independent copy - a reflink (FICLONE) where the file system shares blocks
+copy-on-write, else a byte copy - made read-only, never a hard link: a hard link shares
+the inode, so a second link elsewhere or a writer holding the file open would keep
+changing the "archive" after the original is gone. The sha256 is of the archived copy.
+A batch's copies and manifest lines are made durable before its originals are unlinked;
+an original that changed while it was copied is kept and its entry withdrawn.
 
 Database rows go into tables of the `cleanops_archive` schema of the database they came
 from (warehouse rows in the warehouse, Dagster rows in the instance database), with a
@@ -14,6 +18,7 @@ table each archive table mirrors, so restore can put rows back.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -34,14 +39,16 @@ def cleanup_dir(cleanup_id: str) -> Path:
     return settings.paths().archives / cleanup_id
 
 
-class FileArchive:
-    """Keeps files (held open by the caller) in one cleanup's archive folder.
+FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+ARCHIVED_MODE = 0o400
 
-    On the same file system the archive entry is a hard link to the file's own inode: no
-    data is copied, mode and mtime are the file's own, and unlinking the original then
-    just moves the file into the archive. Elsewhere (or where linking is refused) the
-    content is copied from the open descriptor, with mode and mtimes set on the copy.
-    Either way the sha256 is computed from the held descriptor.
+
+class FileArchive:
+    """Copies files (held open by the caller) into one cleanup's archive folder.
+
+    The copy is read from the held descriptor, so it is the file that was checked; its
+    sha256 is computed from the copy itself. The copy is read-only and shares nothing with
+    the original, so nothing done to the original afterwards can change it.
     """
 
     def __init__(self, cleanup_id: str) -> None:
@@ -51,22 +58,46 @@ class FileArchive:
         self._manifest = open(self.manifest_path, "a", encoding="utf-8")
         self._next = sum(1 for _ in open(self.manifest_path, encoding="utf-8"))
         self.bytes_written = 0
-        self._device = os.stat(self.folder).st_dev
+        self._reflink = True  # until the file system refuses once
 
-    def add(self, candidate: Candidate, fd: int, info: os.stat_result, dir_fd: int | None = None,
-            name: bytes | None = None) -> dict:
+    def add(self, candidate: Candidate, fd: int, info: os.stat_result) -> dict:
         number = self._next
         self._next += 1
         target = self.folder / f"{number:09d}"
-        linked = dir_fd is not None and info.st_dev == self._device and _link(dir_fd, name, target, info)
-        digest = _hash_fd(fd) if linked else _copy_fd(fd, target, info)
+        method, digest = self._copy(fd, target, info)
         entry = {"n": number, "archived": target.name, "path": candidate.path, "data_type": candidate.data_type,
                  "size": info.st_size, "mode": stat_mode(info), "mtime_ns": info.st_mtime_ns,
                  "atime_ns": info.st_atime_ns, "uid": info.st_uid, "gid": info.st_gid,
-                 "sha256": digest, "linked": linked}
+                 "sha256": digest, "method": method}
         self._manifest.write(json.dumps(entry) + "\n")
         self.bytes_written += info.st_size
         return entry
+
+    def withdraw(self, entry: dict, reason: str) -> None:
+        """The original was kept after all: drop its copy and mark the entry so restore skips it."""
+        self._manifest.write(json.dumps({"withdrawn": entry["n"], "reason": reason}) + "\n")
+        try:
+            os.unlink(self.folder / entry["archived"])
+        except FileNotFoundError:
+            pass
+        self.bytes_written -= entry["size"]
+
+    def _copy(self, fd: int, target: Path, info: os.stat_result) -> tuple[str, str]:
+        out = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            if self._reflink and _clone(fd, out):
+                method, digest = "reflink", hash_fd(out)
+            else:
+                self._reflink = False
+                method, digest = "copy", _copy_fd(fd, out)
+            os.fchmod(out, ARCHIVED_MODE)
+            os.utime(out, ns=(info.st_atime_ns, info.st_mtime_ns))
+        except BaseException:
+            os.close(out)
+            os.unlink(target)
+            raise
+        os.close(out)
+        return method, digest
 
     def sync(self) -> None:
         """Make the batch's copies and manifest lines durable before its originals are unlinked."""
@@ -81,39 +112,35 @@ class FileArchive:
         self._manifest.close()
 
 
-def _link(dir_fd: int, name: bytes, target: Path, info: os.stat_result) -> bool:
-    """Hard-link the held file into the archive; False (and nothing left behind) if that fails
-    or the name no longer points at the inode we hold."""
+def _clone(source: int, out: int) -> bool:
+    """Reflink the whole file (btrfs, XFS, bcachefs ...); False where the file system cannot."""
     try:
-        os.link(name, target, src_dir_fd=dir_fd, follow_symlinks=False)
+        fcntl.ioctl(out, FICLONE, source)
     except OSError:
-        return False
-    if os.stat(target, follow_symlinks=False).st_ino != info.st_ino:
-        os.unlink(target)
         return False
     return True
 
 
-def _hash_fd(fd: int) -> str:
+def hash_fd(fd: int) -> str:
+    """sha256 of an open file's whole content, read from the start."""
     digest = hashlib.sha256()
-    os.lseek(fd, 0, os.SEEK_SET)
-    while chunk := os.read(fd, CHUNK):
+    offset = 0
+    while chunk := os.pread(fd, CHUNK, offset):
         digest.update(chunk)
+        offset += len(chunk)
     return digest.hexdigest()
 
 
-def _copy_fd(fd: int, target: Path, info: os.stat_result) -> str:
+def _copy_fd(fd: int, out: int) -> str:
+    """Copy from `fd` to `out`; returns the sha256 of the bytes written (the copy's content)."""
     digest = hashlib.sha256()
-    os.lseek(fd, 0, os.SEEK_SET)
-    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        while chunk := os.read(fd, CHUNK):
-            digest.update(chunk)
-            os.write(out, chunk)
-        os.fchmod(out, stat_mode(info))
-        os.utime(out, ns=(info.st_atime_ns, info.st_mtime_ns))
-    finally:
-        os.close(out)
+    offset = 0
+    while chunk := os.pread(fd, CHUNK, offset):
+        digest.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(out, view):]
+        offset += len(chunk)
     return digest.hexdigest()
 
 
@@ -146,9 +173,17 @@ def stat_mode(info: os.stat_result) -> int:
 
 
 def read_manifest(cleanup_id: str):
+    """The manifest's entries, without those withdrawn (originals that were kept after all)."""
     path = cleanup_dir(cleanup_id) / MANIFEST
     if not path.exists():
         return
+    withdrawn = {line["withdrawn"] for line in _manifest_lines(path) if "withdrawn" in line}
+    for line in _manifest_lines(path):
+        if "withdrawn" not in line and line["n"] not in withdrawn:
+            yield line
+
+
+def _manifest_lines(path: Path):
     with open(path, encoding="utf-8") as handle:
         for line in handle:
             if line.endswith("\n"):  # a line cut short by a crash is ignored: its original was never unlinked

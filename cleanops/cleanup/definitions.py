@@ -32,7 +32,10 @@ def emergency_threshold() -> float:
 
 
 def emergency_factor() -> float:
-    return float(os.environ.get("CLEANOPS_EMERGENCY_FACTOR", "0.5"))
+    """CLEANOPS_EMERGENCY_FACTOR, checked: a bad value fails the sensor tick with a message naming it."""
+    from cleanops.cleanup.models import emergency_factor_setting
+
+    return emergency_factor_setting()
 
 
 def cleanup_timezone() -> str:
@@ -198,8 +201,11 @@ def cleanup_job():
 
 
 def run_config(cleanup_type: str = "automatic", **options) -> dict:
-    factor = options.pop("emergency_factor", emergency_factor())
-    return {"ops": {"audit": {"config": {"cleanup_type": cleanup_type, "emergency_factor": factor, **options}}}}
+    """The job's run config; only an emergency reads CLEANOPS_EMERGENCY_FACTOR (so a bad value
+    cannot break loading the code location or the daily schedule)."""
+    if cleanup_type == "emergency" and "emergency_factor" not in options:
+        options["emergency_factor"] = emergency_factor()
+    return {"ops": {"audit": {"config": {"cleanup_type": cleanup_type, **options}}}}
 
 
 def disk_usage_percent(path: str | os.PathLike) -> float:

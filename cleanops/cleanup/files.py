@@ -6,8 +6,9 @@ paths so names with spaces, newlines or bytes that are not UTF-8 are handled as 
 
 Deletion re-opens each file through directory descriptors opened with O_NOFOLLOW from
 the root down, so a folder swapped for a link after the scan cannot redirect it; the
-file is skipped when its size, mtime or inode changed since the scan, or when another
-process holds an flock on it.
+file is skipped when its size, mtime or inode changed since the scan, when another
+process holds an flock on it or has it open for writing, or when its content no longer
+matches the archived copy just before the unlink.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from cleanops.cleanup.archive import hash_fd
 from cleanops.cleanup.models import Candidate
 from cleanops.cleanup.policies import Policy, validate_pattern
+from cleanops.cleanup.writers import open_for_writing
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -176,7 +179,7 @@ class HeldFile:
     dir_fd: int
     name: bytes
     fd: int
-    ino: int
+    info: os.stat_result
     archived: dict | None = None
 
 
@@ -193,8 +196,13 @@ def split(candidate: Candidate) -> tuple[bytes, bytes, bytes]:
     return root, folder, name
 
 
-def hold(candidate: Candidate, handles: DirectoryHandles, archiver=None) -> HeldFile | FileOutcome:
-    """Open, re-check and lock one file, and archive it; the caller unlinks it once the archive is durable."""
+def hold(candidate: Candidate, handles: DirectoryHandles, archiver=None,
+         writers: dict[tuple[int, int], int] | None = None) -> HeldFile | FileOutcome:
+    """Open, re-check and lock one file, and archive it; the caller unlinks it once the archive is durable.
+
+    `writers` maps (device, inode) of files some process has open for writing to that
+    process id: such a file is still in use, and deleting it would lose what it writes next.
+    """
     try:
         root, folder, name = split(candidate)
         dir_fd = handles.open(root, folder)
@@ -212,45 +220,77 @@ def hold(candidate: Candidate, handles: DirectoryHandles, archiver=None) -> Held
         return FileOutcome("failed", f"cannot open: {error}")
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or (info.st_ino, info.st_size, info.st_mtime_ns) != \
-                (candidate.ino, candidate.size, candidate.mtime_ns):
+        refusal = _still_deletable(candidate, fd, info, writers or {})
+        if refusal:
             os.close(fd)
-            return FileOutcome("skipped", "modified after the scan")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return FileOutcome("skipped", "locked by another process (flock)")
-        entry = archiver.add(candidate, fd, info, dir_fd, name) if archiver is not None else None
-        return HeldFile(candidate, dir_fd, name, fd, info.st_ino, entry)
+            return FileOutcome("skipped", refusal)
+        entry = archiver.add(candidate, fd, info) if archiver is not None else None
+        return HeldFile(candidate, dir_fd, name, fd, info, entry)
     except OSError as error:
         os.close(fd)
         return FileOutcome("failed", str(error))
 
 
-def unlink_held(held: HeldFile) -> FileOutcome:
-    """Unlink a held file if its name still points at the inode we checked; always releases it."""
+def _still_deletable(candidate: Candidate, fd: int, info: os.stat_result,
+                     writers: dict[tuple[int, int], int]) -> str | None:
+    """Why the opened file must be kept (changed, in use), or None; takes its flock when not."""
+    if not stat.S_ISREG(info.st_mode) or (info.st_ino, info.st_size, info.st_mtime_ns) != \
+            (candidate.ino, candidate.size, candidate.mtime_ns):
+        return "modified after the scan"
+    writer = writers.get((info.st_dev, info.st_ino))
+    if writer is not None:
+        return f"open for writing by process {writer}"
     try:
-        if os.stat(held.name, dir_fd=held.dir_fd, follow_symlinks=False).st_ino != held.ino:
-            return FileOutcome("skipped", "replaced after the scan")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return "locked by another process (flock)"
+    return None
+
+
+def unlink_held(held: HeldFile, archiver=None) -> FileOutcome:
+    """Unlink a held file if its name still points at the inode we checked and its content is still
+    what was archived; always releases it. A file that changed is kept and its copy withdrawn."""
+    try:
+        if os.stat(held.name, dir_fd=held.dir_fd, follow_symlinks=False).st_ino != held.info.st_ino:
+            return _kept(held, archiver, "replaced after the scan")
+        changed = _changed_since_archived(held)
+        if changed:
+            return _kept(held, archiver, changed)
         os.unlink(held.name, dir_fd=held.dir_fd)
         return FileOutcome("deleted", archived=held.archived)
     except FileNotFoundError:
-        return FileOutcome("skipped", "already gone")
+        return _kept(held, archiver, "already gone")
     except OSError as error:
-        return FileOutcome("failed", str(error))
+        return _kept(held, archiver, str(error), status="failed")
     finally:
         os.close(held.fd)
+
+
+def _changed_since_archived(held: HeldFile) -> str | None:
+    now = os.fstat(held.fd)
+    if (now.st_size, now.st_mtime_ns, now.st_ctime_ns) != \
+            (held.info.st_size, held.info.st_mtime_ns, held.info.st_ctime_ns):
+        return "changed while it was being archived; kept"
+    if held.archived is not None and hash_fd(held.fd) != held.archived["sha256"]:
+        return "content no longer matches its archived copy; kept"
+    return None
+
+
+def _kept(held: HeldFile, archiver, reason: str, status: str = "skipped") -> FileOutcome:
+    if archiver is not None and held.archived is not None:
+        archiver.withdraw(held.archived, reason)
+    return FileOutcome(status, reason)
 
 
 def delete_batch(candidates: list[Candidate], archiver=None) -> list[FileOutcome]:
     """Hold every file of the batch, make the archive durable, then unlink: a crash at any
     point leaves each file either in place or archived and listed in the manifest."""
     handles = DirectoryHandles()
+    writers = open_for_writing() if candidates else {}
     try:
-        held = [hold(c, handles, archiver) for c in candidates]
+        held = [hold(c, handles, archiver, writers) for c in candidates]
         if archiver is not None:
             archiver.sync()
-        return [unlink_held(h) if isinstance(h, HeldFile) else h for h in held]
+        return [unlink_held(h, archiver) if isinstance(h, HeldFile) else h for h in held]
     finally:
         handles.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -22,7 +23,15 @@ class CleanupError(RuntimeError):
 
 
 class PolicyError(ValueError):
-    """A policy is unsafe or malformed (an absolute or `..` pattern, an unknown type)."""
+    """A policy is unsafe or malformed (a denied root, an absolute or `..` pattern, an unknown type).
+
+    `field` names the policy field at fault (roots, patterns, retention_days, kind, statuses),
+    so the CLI can name the option the user gave.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class CleanupAlreadyRunning(CleanupError):
@@ -64,6 +73,18 @@ class Candidate:
 _CANDIDATE_FIELDS = tuple(Candidate.__dataclass_fields__)
 
 
+def emergency_factor_setting() -> float:
+    """CLEANOPS_EMERGENCY_FACTOR (default 0.5): how much an emergency cleanup shortens retention."""
+    value = os.environ.get("CLEANOPS_EMERGENCY_FACTOR", "0.5")
+    try:
+        factor = float(value)
+    except ValueError:
+        factor = math.nan
+    if not 0 < factor <= 1:
+        raise CleanupError(f"CLEANOPS_EMERGENCY_FACTOR must be a number in (0, 1], not {value!r}")
+    return factor
+
+
 @dataclass
 class CleanupOptions:
     """How one cleanup runs; the CLI flags and the Dagster op config map onto this."""
@@ -83,7 +104,7 @@ class CleanupOptions:
             raise CleanupError(f"cleanup type must be one of {CLEANUP_TYPES}, not {self.cleanup_type!r}")
         if self.batch_size < 1:
             raise CleanupError("batch size must be at least 1")
-        if not 0 < self.emergency_factor <= 1:
+        if not (isinstance(self.emergency_factor, (int, float)) and 0 < self.emergency_factor <= 1):
             raise CleanupError("the emergency factor must be in (0, 1]")
         if self.now is None:
             self.now = datetime.now(timezone.utc)

@@ -4,6 +4,7 @@ Each phase works on files in the cleanup's work folder, so the Dagster ops can p
 path from one to the next and memory stays flat however many candidates there are:
 
 - `plan.jsonl`: every candidate the scanners found, with the reason for each (audit);
+- `refused.jsonl`: policies refused when loaded (a denied root, out-of-range days), never scanned;
 - `excluded.jsonl`: candidates a later phase decided to keep, with the reason
   (retention check: keep-last rules, a changed age; dependency analysis: a run that
   holds an asset's latest materialization, a batch something downstream still needs).
@@ -27,9 +28,11 @@ import sqlalchemy as sa
 
 from cleanops.cleanup import files, policies, runs, warehouse
 from cleanops.cleanup.archive import cleanup_dir
+from cleanops.cleanup.audit import AuditAction, write_actions
 from cleanops.cleanup.models import Candidate, CleanupOptions
 
 PLAN, EXCLUDED, RESULTS, STATE = "plan.jsonl", "excluded.jsonl", "results.jsonl", "state.json"
+REFUSED = "refused.jsonl"
 
 
 @dataclass
@@ -108,7 +111,9 @@ def scan_phase(session: CleanupSession) -> Counter:
     counts: Counter = Counter()
     order = {"runs": 0, "event_logs": 1, "files": 2, "duplicates": 2, "staged_batches": 3, "quarantine": 4,
              "archives": 5}
-    chosen = sorted(policies.selected(session.warehouse, session.options), key=lambda p: order.get(p.kind, 9))
+    valid, refused = policies.select(session.warehouse, session.options)
+    record_refusals(session, refused)
+    chosen = sorted(valid, key=lambda p: order.get(p.kind, 9))
     with open(session.path(PLAN), "w", encoding="utf-8") as out:
         run_ids: list[tuple[str, str]] = []
         for policy in chosen:
@@ -123,6 +128,25 @@ def scan_phase(session: CleanupSession) -> Counter:
                     out.write(candidate.to_json() + "\n")
                     counts[candidate.data_type] += 1
     return counts
+
+
+def record_refusals(session: CleanupSession, refused: list[policies.Refusal]) -> None:
+    """Write each refused policy to refused.jsonl and audit it (action `policy_refused`, status failed)."""
+    with open(session.path(REFUSED), "w", encoding="utf-8") as out:
+        for refusal in refused:
+            out.write(json.dumps({"data_type": refusal.data_type, "reason": refusal.reason}) + "\n")
+    actions = [AuditAction(Candidate(r.data_type, "policy", r.data_type, r.reason), "policy_refused", "failed",
+                           reason=f"policy refused, nothing scanned: {r.reason}", error=r.reason, size=0)
+               for r in refused]
+    write_actions(session.warehouse, session.cleanup_id, session.options, actions)
+
+
+def read_refused(session: CleanupSession) -> list[dict]:
+    path = session.path(REFUSED)
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
 
 
 def _scan(session: CleanupSession, policy: policies.Policy) -> Iterator[Candidate]:

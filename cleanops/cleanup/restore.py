@@ -2,9 +2,11 @@
 rows back into the tables they came from.
 
 Files come from the archive's manifest, so a cleanup killed mid-run restores everything
-it archived, audited or not. A file is written to a temporary name beside its original
-place, checked against the manifest's sha256, given its mode and mtimes, then renamed
-into place; an existing file at that path is never overwritten (reported instead).
+it archived, audited or not. A file is copied to a temporary name beside its original
+place, checked against the manifest's sha256, given its mode and mtimes, made durable,
+then renamed into place; an existing file at that path is never overwritten (reported
+instead). The archive copy is only read, never moved or removed, so at every moment the
+file is in the archive, at its place, or both - never in neither.
 Rows are moved back from `cleanops_archive` in one transaction per table, so restoring
 twice does not duplicate them.
 """
@@ -71,8 +73,9 @@ def _restore_file(entry: dict, cleanup_id: str, report: RestoreReport) -> AuditA
     try:
         _copy_back(source, target, entry)
     except (OSError, ValueError) as error:
-        report.problems.append(f"{candidate.display}: {error}")
-        return AuditAction(candidate, "restore_failed", "failed", error=str(error))
+        problem = f"{error} (the archived copy stays at {source})"
+        report.problems.append(f"{candidate.display}: {problem}")
+        return AuditAction(candidate, "restore_failed", "failed", error=problem, archive_location=str(source))
     report.files_restored += 1
     return AuditAction(candidate, "restored", "ok", archive_location=str(source), checksum=entry["sha256"])
 
@@ -82,24 +85,42 @@ def _copy_back(source, target: bytes, entry: dict) -> None:
     os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, b".cleanops-restore-" + os.urandom(6).hex().encode())
     digest = hashlib.sha256()
-    with open(source, "rb") as src, open(temporary, "xb") as dst:
-        while chunk := src.read(archive.CHUNK):
-            digest.update(chunk)
-            dst.write(chunk)
     try:
+        with open(source, "rb") as src, open(temporary, "xb") as dst:
+            while chunk := src.read(archive.CHUNK):
+                digest.update(chunk)
+                dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
         if digest.hexdigest() != entry["sha256"]:
             raise ValueError("archive copy does not match its sha256; not restored")
         os.chmod(temporary, entry["mode"])
         if os.geteuid() == 0:
             os.chown(temporary, entry["uid"], entry["gid"])
         os.utime(temporary, ns=(entry["atime_ns"], entry["mtime_ns"]))
-        if os.path.lexists(target):
-            raise ValueError("a file appeared at the original path; not overwritten")
-        os.rename(temporary, target)
+        _place(temporary, target)
+        _fsync_folder(folder)
     except BaseException:
         if os.path.lexists(temporary):
             os.unlink(temporary)
         raise
+
+
+def _place(temporary: bytes, target: bytes) -> None:
+    """Give the restored file its name without ever replacing a file that appeared there (link, not rename)."""
+    try:
+        os.link(temporary, target, follow_symlinks=False)
+    except FileExistsError:
+        raise ValueError("a file appeared at the original path; not overwritten") from None
+    os.unlink(temporary)
+
+
+def _fsync_folder(folder: bytes) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _restore_rows(engine: sa.Engine, cleanup_id: str, report: RestoreReport, order: tuple[str, ...]) -> None:

@@ -37,6 +37,7 @@ class CleanupResult:
     totals: ExecutionTotals | None = None
     verification: VerificationReport | None = None
     interrupted: list[str] = field(default_factory=list)
+    refused: list[dict] = field(default_factory=list)      # policies refused when loaded: data_type, reason
 
     @property
     def failed(self) -> bool:
@@ -59,7 +60,7 @@ class CleanupResult:
                 "candidates": self.candidates, "kept": self.kept,
                 "totals": self.totals.to_dict() if self.totals else None, "metrics": self.metrics(),
                 "verification": self.verification.to_dict() if self.verification else None,
-                "interrupted_cleanups_found": self.interrupted}
+                "interrupted_cleanups_found": self.interrupted, "refused_policies": self.refused}
 
 
 def start(warehouse: sa.Engine, options: CleanupOptions,
@@ -77,6 +78,7 @@ def start(warehouse: sa.Engine, options: CleanupOptions,
 def analyse(session: plan.CleanupSession, result: CleanupResult) -> None:
     """Phases 1-3: audit (scan), retention check, dependency analysis."""
     result.found = dict(plan.scan_phase(session))
+    result.refused = plan.read_refused(session)
     result.excluded = plan.retention_phase(session) + plan.dependency_phase(session)
 
 
@@ -114,13 +116,19 @@ def verification(session: plan.CleanupSession, result: CleanupResult, planned_co
 
 
 def finish(session: plan.CleanupSession, result: CleanupResult) -> None:
-    """Phase 6, audit log: the cleanup's status and metrics on its cleanup_runs row."""
-    failed = (result.totals and result.totals.failed) or (result.verification and not result.verification.ok)
+    """Phase 6, audit log: the cleanup's status and metrics on its cleanup_runs row.
+
+    A policy refused when loaded makes the cleanup `completed_with_errors`, so the CLI exits 1
+    and the Dagster run fails: a bad root or retention stored in the table does not go unnoticed.
+    """
+    result.refused = plan.read_refused(session)
+    failed = (result.totals and result.totals.failed) or (result.verification and not result.verification.ok) \
+        or result.refused
     result.status = "completed_with_errors" if failed else "completed"
     audit.finish_run(session.warehouse, session.cleanup_id, result.status, {
         "metrics": result.metrics(), "totals": result.totals.to_dict() if result.totals else None,
         "verification": result.verification.to_dict() if result.verification else None,
-        "found": result.found, "excluded": result.excluded})
+        "found": result.found, "excluded": result.excluded, "refused_policies": result.refused})
     if session.options.dry_run or not session.options.archive:
         plan.remove_work_dir(session)
 

@@ -21,6 +21,33 @@ import sys
 import click
 
 CLEANUP_TYPES = ("automatic", "manual", "emergency")
+POLICY_KINDS = ("runs", "files", "staged_batches", "quarantine", "archives", "duplicates", "event_logs")
+POLICY_OPTIONS = {"roots": "--root", "patterns": "--pattern", "retention_days": "--retention-days",
+                  "kind": "--kind", "statuses": "--status"}
+
+
+class RetentionDays(click.ParamType):
+    """A whole number of days from 0 to 36,500; inf, nan, 1e308 and 3.5 are refused, not rounded."""
+
+    name = "DAYS"
+
+    def convert(self, value, param, ctx):
+        from decimal import Decimal, InvalidOperation
+
+        from cleanops.cleanup.models import PolicyError
+        from cleanops.cleanup.policies import retention_days
+
+        if isinstance(value, int):
+            number = value
+        else:
+            try:
+                number = int(value) if str(value).strip().lstrip("+-").isdigit() else Decimal(str(value).strip())
+            except (InvalidOperation, ValueError):
+                self.fail(f"{value!r} is not a number of days", param, ctx)
+        try:
+            return retention_days(number)
+        except PolicyError as error:
+            self.fail(str(error), param, ctx)
 
 
 def _database_url(host, port, name, user, password, url) -> str | None:
@@ -119,13 +146,13 @@ def cleanup(ctx, dry_run, do_run, cleanup_type, yes, stats, show_config, as_json
 def _cleanup(*, dry_run, cleanup_type, yes, as_json, data_types, skip_backups, batch_size, rate_limit,
              emergency_factor, limit):
     from cleanops.cleanup import service
-    from cleanops.cleanup.models import CleanupError, CleanupOptions
+    from cleanops.cleanup.models import CleanupError, CleanupOptions, emergency_factor_setting
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not dry_run and not yes and not interactive:
         raise click.UsageError("--run needs --yes when not on a terminal")
-    factor = emergency_factor or float(os.environ.get("CLEANOPS_EMERGENCY_FACTOR", "0.5"))
     try:
+        factor = emergency_factor or emergency_factor_setting()
         options = CleanupOptions(cleanup_type=cleanup_type, dry_run=dry_run, archive=not skip_backups,
                                  emergency_factor=factor, batch_size=batch_size, rate_limit=rate_limit,
                                  data_types=list(data_types) or None)
@@ -187,6 +214,8 @@ def _print_result(result) -> None:
     head = f"cleanup {result.cleanup_id} ({opts.cleanup_type}{', dry run' if opts.dry_run else ''})"
     if result.interrupted:
         console.print(f"[yellow]earlier cleanups found interrupted: {', '.join(result.interrupted)}[/yellow]")
+    for refusal in result.refused:
+        console.print(f"[red]policy {refusal['data_type']} refused, nothing of it scanned:[/red] {refusal['reason']}")
     if opts.dry_run:
         table = Table("data type", "kind", "object", "size", "reason", title=head)
         for c in result.candidates:
@@ -229,12 +258,17 @@ def _show_config(as_json: bool) -> None:
         return _print_json([asdict(p) for p in rows])
     table = Table("data type", "days", "enabled", "kind", "covers", "keep last", "purpose", title="retention policies")
     for p in rows:
-        covers = ", ".join(p.statuses) or ", ".join(p.roots)
+        covers = _listed(p.statuses) or _listed(p.roots)
         if p.patterns:
-            covers += f" [{', '.join(p.patterns)}]"
+            covers += f" [{_listed(p.patterns)}]"
         table.add_row(p.data_type, f"{p.retention_days:g}", "yes" if p.enabled else "no", p.kind, covers,
                       str(p.keep_last), p.purpose)
     _console().print(table)
+
+
+def _listed(values) -> str:
+    """A stored list as text (a hand-edited row may hold something else; show it as it is)."""
+    return ", ".join(map(str, values)) if isinstance(values, list) else repr(values)
 
 
 def _show_stats(as_json: bool) -> None:
@@ -316,11 +350,13 @@ def policy():
 
 @policy.command("set")
 @click.argument("data_type")
-@click.option("--retention-days", type=click.FloatRange(0), help="Keep objects this many days.")
+@click.option("--retention-days", type=RetentionDays(), help="Keep objects this many days (a whole number, 0-36500).")
 @click.option("--enable/--disable", "enabled", default=None, help="Turn the policy on or off.")
-@click.option("--kind", type=click.Choice(("runs", "files", "staged_batches", "quarantine", "archives")),
-              help="For a new data type: what it cleans.")
-@click.option("--root", "roots", multiple=True, help="Folder to scan (files; replaces the list; repeatable).")
+@click.option("--kind", type=click.Choice(POLICY_KINDS),
+              help="For a new data type: what it cleans (a built-in data type keeps its own kind).")
+@click.option("--root", "roots", multiple=True,
+              help="Folder to scan (files; replaces the list; repeatable). Must lie inside CleanOps' own folders or "
+                   "CLEANOPS_CLEANUP_ROOTS; system folders, / and whole homes are refused.")
 @click.option("--pattern", "patterns", multiple=True,
               help="Glob relative to a root / job or table name (replaces the list; repeatable).")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(("SUCCESS", "FAILURE", "CANCELED")),
@@ -350,7 +386,8 @@ def policy_set(ctx, data_type, retention_days, enabled, kind, roots, patterns, s
     try:
         updated = policies.save(engine, replace(current, **changes), CleanupOptions().started_by)
     except PolicyError as error:
-        raise click.ClickException(str(error))
+        option = POLICY_OPTIONS.get(error.field or "")
+        raise click.ClickException(f"{option}: {error}" if option else str(error))
     if ctx.obj["as_json"]:
         _print_json(asdict(updated))
     else:

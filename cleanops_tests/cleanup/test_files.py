@@ -60,16 +60,20 @@ def test_dotdot_and_absolute_patterns_are_refused(warehouse, tmp_path, pattern):
         policies.validate_pattern(pattern)
 
 
-def test_unsafe_pattern_written_to_the_table_stops_the_cleanup(warehouse, tmp_path):
+def test_unsafe_pattern_written_to_the_table_is_refused_at_cleanup_time(warehouse, tmp_path):
     import sqlalchemy as sa
+
+    from cleanops.cleanup import audit
 
     make_file(tmp_path / "root" / "old.log")
     data_type = file_policy(warehouse, tmp_path / "root")
     with warehouse.begin() as conn:  # an operator bypassing the CLI
         conn.execute(sa.text("UPDATE cleanops.cleanup_policies SET patterns = '[\"../*\"]' WHERE data_type = :d"),
                      {"d": data_type})
-    with pytest.raises(PolicyError):
-        service.run_cleanup(warehouse, options(data_type))
+    result = service.run_cleanup(warehouse, options(data_type))
+    assert result.status == "completed_with_errors"
+    assert [r["data_type"] for r in result.refused] == [data_type] and ".." in result.refused[0]["reason"]
+    assert [a["action"] for a in audit.actions_of(warehouse, result.cleanup_id)] == ["policy_refused"]
     assert (tmp_path / "root" / "old.log").exists()
 
 
