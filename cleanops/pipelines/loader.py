@@ -6,14 +6,13 @@ pipelines (or the Dagster UI) from loading.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from cleanops import settings
+from cleanops.pipelines.parsing import DocumentError, read_document
 from cleanops.pipelines.schema import PipelineSpec
 
 PIPELINE_SUFFIXES = (".json", ".yaml", ".yml")
@@ -79,22 +78,17 @@ def _has(node, item) -> bool:
     return isinstance(item, int) and 0 <= item < len(node)
 
 
-def _read_document(path: Path) -> object:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        return json.loads(text)
-    return yaml.safe_load(text)
-
-
 def load_file(path: Path) -> tuple[LoadedPipeline | None, list[PipelineError]]:
     """Parse and validate one pipeline file."""
     path = Path(path).resolve()
     try:
-        document = _read_document(path)
+        document = read_document(path)
     except FileNotFoundError:
         return None, [PipelineError(path, "", "file not found")]
-    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
-        return None, [PipelineError(path, "", f"not valid {path.suffix.lstrip('.').upper()}: {error}")]
+    except OSError as error:
+        return None, [PipelineError(path, "", f"cannot read the file: {error.strerror or error}")]
+    except DocumentError as error:
+        return None, [PipelineError(path, error.key or "", str(error))]
     if not isinstance(document, dict):
         return None, [PipelineError(path, "", "the file must hold one pipeline object")]
     try:
