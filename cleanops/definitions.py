@@ -13,7 +13,7 @@ import logging
 import dagster as dg
 
 from cleanops.optional import import_if_present
-from cleanops.pipelines.factory import build_all
+from cleanops.pipelines.factory import build_checked
 from cleanops.pipelines.loader import LoadResult, load_pipelines
 
 logger = logging.getLogger("cleanops")
@@ -27,10 +27,10 @@ def _area_definitions(result: LoadResult) -> list[dg.Definitions]:
 
 
 def build_definitions(result: LoadResult | None = None) -> dg.Definitions:
-    result = result or load_pipelines()
-    for error in result.errors:
+    built = build_checked(result or load_pipelines())
+    for error in built.result.errors:
         logger.warning("pipeline file skipped: %s", error)
-    return dg.Definitions.merge(build_all(result), *_area_definitions(result))
+    return dg.Definitions.merge(built.definitions, *_area_definitions(built.result))
 
 
 defs = build_definitions()

@@ -92,3 +92,16 @@ def cleanup_roots() -> list[str]:
     """
     value = os.environ.get("CLEANOPS_CLEANUP_ROOTS", "")
     return [entry for entry in value.split(os.pathsep) if entry.strip()]
+
+
+def destination_schemas() -> tuple[str, ...]:
+    """CLEANOPS_DESTINATION_SCHEMAS: comma-separated schemas, besides `marts`, that destinations may write."""
+    value = os.environ.get("CLEANOPS_DESTINATION_SCHEMAS", "")
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def source_roots() -> tuple[Path, ...]:
+    """CLEANOPS_SOURCE_ROOTS: folders (os.pathsep-separated) file sources may read, besides the
+    pipelines folder and the landing folder."""
+    value = os.environ.get("CLEANOPS_SOURCE_ROOTS", "")
+    return tuple(Path(part).expanduser().resolve() for part in value.split(os.pathsep) if part.strip())

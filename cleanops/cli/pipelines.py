@@ -18,8 +18,11 @@ def pipelines() -> None:
 @pipelines.command()
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
-    """Check pipeline files (default: the pipelines folder); exit 1 listing every error."""
-    result = load_files(list(files) if files else discover_files())
+    """Check pipeline files (default: the pipelines folder) with every rule the build applies; exit 1
+    listing every error."""
+    from cleanops.pipelines.factory import build_checked
+
+    result = build_checked(load_files(list(files) if files else discover_files())).result
     for pipeline in result.pipelines:
         click.echo(f"ok    {pipeline.file}  ({pipeline.spec.pipeline_id})")
     for error in result.errors:

@@ -63,12 +63,9 @@ class LoadCounts:
 
 
 def staging_table_name(pipeline_slug: str, source_id: str) -> str:
-    from cleanops.pipelines.schema import to_identifier
+    from cleanops.pipelines.schema import staging_table_name as name_rule  # validation applies the same rule
 
-    name = f"{pipeline_slug}__{to_identifier(source_id)}"
-    if len(name) > 63:
-        raise ValueError(f"staging table name {name!r} is longer than PostgreSQL's 63 characters")
-    return name
+    return name_rule(pipeline_slug, source_id)
 
 
 _COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

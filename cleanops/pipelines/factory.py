@@ -1,11 +1,16 @@
-"""Pipeline files → Dagster definitions: assets per source and a job per pipeline."""
+"""Pipeline files → Dagster definitions: assets per source and a job per pipeline, each built in its own
+error boundary."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
 from cleanops.ingestion.assets import build_source_asset, staging_asset_key
-from cleanops.pipelines.loader import LoadedPipeline, LoadResult
+from cleanops.optional import import_if_present
+from cleanops.pipelines.loader import LoadedPipeline, LoadResult, PipelineError
 from cleanops.scheduling import policy
 
 
@@ -42,6 +47,66 @@ def build_pipeline_definitions(pipeline: LoadedPipeline, result: LoadResult | No
     return dg.Definitions(assets=assets, jobs=[build_pipeline_job(pipeline)])
 
 
+# Areas whose per-pipeline definitions are tried one pipeline at a time (cleanops/<area>/definitions.py).
+TRIED_AREAS = ("quality", "scheduling")
+
+
+@dataclass
+class CheckedBuild:
+    """The pipelines that build, their definitions, and an error per pipeline that does not."""
+
+    result: LoadResult
+    definitions: dg.Definitions
+
+
+def build_checked(result: LoadResult) -> CheckedBuild:
+    """Build every pipeline inside its own error boundary.
+
+    A pipeline whose definitions raise, or whose asset keys or dbt model names another
+    pipeline already owns, becomes an error on its file and is left out, like a schema
+    error: one bad file never takes the code location down. `cleanops pipelines validate`
+    runs the same function, so what validates builds.
+    """
+    kept = LoadResult(errors=list(result.errors))
+    built: list[dg.Definitions] = []
+    owners: dict[str, Path] = {}
+    for pipeline in result.pipelines:
+        try:
+            definitions, names = _try_build(pipeline, result)
+        except Exception as error:  # noqa: BLE001 - any failure of one pipeline's build is reported on its file
+            kept.errors.append(PipelineError(pipeline.file, "", f"the pipeline cannot be built: "
+                                                                f"{type(error).__name__}: {error}"))
+            continue
+        taken = sorted(name for name in names if name in owners)
+        if taken:
+            kept.errors.append(PipelineError(pipeline.file, "pipeline_id", f"{taken[0]} is already built by the "
+                                             f"pipeline in {owners[taken[0]]}: choose another pipeline_id"))
+            continue
+        owners.update(dict.fromkeys(names, pipeline.file))
+        kept.pipelines.append(pipeline)
+        built.append(definitions)
+    return CheckedBuild(kept, dg.Definitions.merge(*built) if built else dg.Definitions())
+
+
+def _try_build(pipeline: LoadedPipeline, result: LoadResult) -> tuple[dg.Definitions, set[str]]:
+    """The pipeline's own definitions, and the names it claims: asset keys and dbt model names."""
+    definitions = build_pipeline_definitions(pipeline, result)
+    names = {f"asset {key.to_user_string()}" for asset in definitions.assets or [] for key in asset.keys}
+    alone = LoadResult(pipelines=[pipeline])
+    for area in TRIED_AREAS:
+        module = import_if_present(f"cleanops.{area}.definitions")
+        if module is not None:
+            module.build(alone)
+    models = import_if_present("cleanops.transform.models")
+    if models is not None:
+        generated = models.generate_pipeline(pipeline)
+        model_names = [model.name for model in generated.models]
+        if len(set(model_names)) != len(model_names):
+            raise ValueError(f"two of its dbt models would share a name ({', '.join(sorted(model_names))}): "
+                             "rename the destination table")
+        names |= {f"dbt model {name}" for name in model_names}
+    return definitions, names
+
+
 def build_all(result: LoadResult) -> dg.Definitions:
-    return dg.Definitions.merge(*(build_pipeline_definitions(p, result) for p in result.pipelines)) \
-        if result.pipelines else dg.Definitions()
+    return build_checked(result).definitions

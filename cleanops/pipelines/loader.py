@@ -6,14 +6,14 @@ pipelines (or the Dagster UI) from loading.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from cleanops import settings
+from cleanops.pipelines import rules
+from cleanops.pipelines.parsing import DocumentError, read_document
 from cleanops.pipelines.schema import PipelineSpec
 
 PIPELINE_SUFFIXES = (".json", ".yaml", ".yml")
@@ -79,22 +79,17 @@ def _has(node, item) -> bool:
     return isinstance(item, int) and 0 <= item < len(node)
 
 
-def _read_document(path: Path) -> object:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        return json.loads(text)
-    return yaml.safe_load(text)
-
-
 def load_file(path: Path) -> tuple[LoadedPipeline | None, list[PipelineError]]:
-    """Parse and validate one pipeline file."""
+    """Parse and validate one pipeline file, with the rules its build will apply."""
     path = Path(path).resolve()
     try:
-        document = _read_document(path)
+        document = read_document(path)
     except FileNotFoundError:
         return None, [PipelineError(path, "", "file not found")]
-    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
-        return None, [PipelineError(path, "", f"not valid {path.suffix.lstrip('.').upper()}: {error}")]
+    except OSError as error:
+        return None, [PipelineError(path, "", f"cannot read the file: {error.strerror or error}")]
+    except DocumentError as error:
+        return None, [PipelineError(path, error.key or "", str(error))]
     if not isinstance(document, dict):
         return None, [PipelineError(path, "", "the file must hold one pipeline object")]
     try:
@@ -103,7 +98,9 @@ def load_file(path: Path) -> tuple[LoadedPipeline | None, list[PipelineError]]:
         return None, [
             PipelineError(path, _field_path(item["loc"], document), item["msg"]) for item in error.errors()
         ]
-    return LoadedPipeline(spec, path), []
+    loaded = LoadedPipeline(spec, path)
+    errors = [PipelineError(path, field, message) for field, message in rules.problems(loaded.spec, loaded.base_dir)]
+    return (None, errors) if errors else (loaded, [])
 
 
 def discover_files(folder: Path | None = None) -> list[Path]:
@@ -114,25 +111,20 @@ def discover_files(folder: Path | None = None) -> list[Path]:
 
 
 def load_files(files: list[Path]) -> LoadResult:
+    """Every file's pipeline; a file whose names another file already claims (pipeline id, staging
+    table, destination) is an error on the later file, naming the field."""
     result = LoadResult()
-    seen: dict[str, Path] = {}
+    claims = rules.Claims()
     for path in files:
         loaded, errors = load_file(path)
         result.errors.extend(errors)
         if loaded is None:
             continue
-        pipeline_id = loaded.spec.pipeline_id
-        if pipeline_id in seen:
-            result.errors.append(
-                PipelineError(loaded.file, "pipeline_id", f"{pipeline_id!r} is already defined in {seen[pipeline_id]}")
-            )
+        clashes = claims.clashes(loaded.spec, loaded.file)
+        if clashes:
+            result.errors.extend(PipelineError(loaded.file, field, message) for field, message in clashes)
             continue
-        if loaded.spec.slug in {to_slug for to_slug in (p.spec.slug for p in result.pipelines)}:
-            result.errors.append(
-                PipelineError(loaded.file, "pipeline_id", f"{pipeline_id!r} clashes with another id once made a SQL name")
-            )
-            continue
-        seen[pipeline_id] = loaded.file
+        claims.claim(loaded.spec, loaded.file)
         result.pipelines.append(loaded)
     return result
 

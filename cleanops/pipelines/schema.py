@@ -522,6 +522,18 @@ def to_identifier(name: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", name.lower())
 
 
+MAX_SQL_NAME = 63  # PostgreSQL truncates longer identifiers, so two long names could silently meet
+
+
+def staging_table_name(pipeline_slug: str, source_id: str) -> str:
+    """`<pipeline>__<source>`: the source's staging and quarantine table and its asset key."""
+    name = f"{pipeline_slug}__{to_identifier(source_id)}"
+    if len(name) > MAX_SQL_NAME:
+        raise ValueError(f"staging table name {name!r} is longer than PostgreSQL's {MAX_SQL_NAME} characters: "
+                         f"shorten the pipeline_id or the source id")
+    return name
+
+
 def _merge_validation(a: ValidationConfig, b: ValidationConfig) -> ValidationConfig:
     return ValidationConfig(
         required_fields=list(dict.fromkeys([*a.required_fields, *b.required_fields])),

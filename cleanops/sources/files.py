@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from cleanops.pipelines import boundaries
 from cleanops.pipelines.schema import FileSource
 from cleanops.sources.base import (
     ReadContext,
@@ -40,18 +41,26 @@ CSV_PIECE_BYTES = 2 << 20
 
 
 def resolve_files(source: FileSource, base_dir: Path) -> list[Path]:
-    """The files a path or glob names, relative to the pipeline file's folder."""
+    """The files a path or glob names, relative to the pipeline file's folder.
+
+    Every file must resolve inside the source roots (cleanops.pipelines.boundaries): checked
+    here again, at read time, because a symlink can be changed after the file was validated.
+    """
     pattern = Path(source.path).expanduser()
     if not pattern.is_absolute():
         pattern = base_dir / pattern
-    if glob.has_magic(str(pattern)):
-        files = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
-        return files
-    if not pattern.exists():
+    is_glob = glob.has_magic(str(pattern))
+    files = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file()) \
+        if is_glob else [pattern]
+    try:
+        boundaries.check_inside_roots(files, base_dir, f"source {source.id!r}")
+    except boundaries.OutsideRootsError as error:
+        raise SourceError(str(error)) from error
+    if not is_glob and not pattern.exists():
         raise SourceError(f"source {source.id!r}: file not found: {pattern}")
-    if not pattern.is_file():
+    if not is_glob and not pattern.is_file():
         raise SourceError(f"source {source.id!r}: not a file: {pattern}")
-    return [pattern]
+    return files
 
 
 def file_sha256(path: Path) -> str:
