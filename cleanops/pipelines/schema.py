@@ -42,9 +42,30 @@ class FileSource(Strict):
     id: Slug
     type: Literal["csv", "json", "jsonl", "parquet"]
     path: str = Field(min_length=1, description="A path or glob, relative to the pipeline file")
-    delimiter: str = Field(",", min_length=1, max_length=1)
-    encoding: Literal["utf-8", "utf8"] = "utf-8"
+    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV: one ASCII character")
+    encoding: str = Field("utf-8", description="CSV: a Python codec name (latin-1, cp1252, utf-16, ...)")
     records_path: str | None = Field(None, description="For JSON documents: dotted path to the list of records")
+
+    @field_validator("delimiter")
+    @classmethod
+    def _usable_delimiter(cls, value: str) -> str:
+        """The delimiter must not be able to end a line, open a quote or be part of a value."""
+        if not value.isascii() or value.isalnum() or value in '"\r\n' or (not value.isprintable() and value != "\t"):
+            raise ValueError(f"{value!r} cannot separate CSV fields: use an ASCII punctuation character, "
+                             "a space or a tab (not a quote, CR or LF)")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_text_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+            "".encode(value)  # a LookupError for codecs that are not text encodings (base64, rot13)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r} (try utf-8, latin-1, cp1252, utf-16)") from None
+        return value
 
 
 class SqlSource(Strict):

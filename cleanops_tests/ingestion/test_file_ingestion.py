@@ -207,9 +207,9 @@ def test_quarantined_rows_keep_tabs_backslashes_and_newlines(pipelines_dir, make
 def test_many_chunks_some_sent_as_text_all_staged_once(pipelines_dir, make_pipeline, warehouse, monkeypatch):
     """Small pieces make many chunks on one COPY stream; a chunk with `+25` (which Arrow
     would read differently from PostgreSQL) goes as text in between binary ones."""
-    from cleanops.sources import files
+    from cleanops.sources import csv_files
 
-    monkeypatch.setattr(files, "CSV_PIECE_BYTES", 120)
+    monkeypatch.setattr(csv_files, "CSV_PIECE_BYTES", 120)
     rows = [f"{'+' if i == 25 else ''}{i},u{i}@example.com,2024-01-{1 + i % 28:02d}T10:00:00,DE" for i in range(1, 61)]
     rows[40] = "x41,bad@example.com,2024-01-01,DE"  # rejected: not an integer
     _write(pipelines_dir, "many.csv", HEADER + "\n".join(rows) + "\n")

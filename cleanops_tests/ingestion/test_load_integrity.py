@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from cleanops.ingestion import load as load_module
 from cleanops.ingestion.load import load_source
 from cleanops.ingestion.validate import Validator
-from cleanops.sources import files as file_reader
+from cleanops.sources import csv_files
 from cleanops.sources.base import SourceError
 from cleanops_tests.conftest import unique_id
 from cleanops_tests.ingestion.helpers import count, table_names
@@ -130,7 +130,7 @@ def test_concurrent_sql_loads_do_not_both_read_past_the_watermark(pipelines_dir,
 
 def _append_during_the_read(monkeypatch, path, text: str) -> None:
     """The first validated chunk appends to the file: the reader is then half-way through it."""
-    monkeypatch.setattr(file_reader, "CSV_PIECE_BYTES", 256)
+    monkeypatch.setattr(csv_files, "CSV_PIECE_BYTES", 256)
     original = Validator.validate
     appended = threading.Event()
 

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from cleanops.pipelines.schema import FileSource
-from cleanops.sources import ReadContext, files
+from cleanops.sources import ReadContext, csv_files, files
 
 
 def _rows_written(rows: list[list[str]], newline: str) -> bytes:
@@ -19,7 +19,7 @@ def _rows_written(rows: list[list[str]], newline: str) -> bytes:
 
 
 def _read(path, piece_bytes, monkeypatch):
-    monkeypatch.setattr(files, "CSV_PIECE_BYTES", piece_bytes)
+    monkeypatch.setattr(csv_files, "CSV_PIECE_BYTES", piece_bytes)
     source = FileSource(id="s", type="csv", path=str(path))
     chunks = list(files.read_files(source, ReadContext("p", path.parent)))
     rows = [row for chunk in chunks for row in chunk.batch.to_pylist()]
