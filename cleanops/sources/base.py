@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
+import numpy as np
 import pyarrow as pa
 
 ROW_NUMBER_BASE = 1
@@ -57,7 +58,7 @@ class SourceChunk:
         if self.row_numbers is not None:
             return self.row_numbers.cast(pa.int64())
         start = self.first_row_number
-        return pa.array(range(start, start + self.batch.num_rows), pa.int64())
+        return pa.array(np.arange(start, start + self.batch.num_rows, dtype=np.int64))
 
 
 @dataclass
