@@ -21,7 +21,7 @@ TABLE_PATTERN = r"^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 
-DataType = Literal["integer", "float", "boolean", "string", "date", "datetime", "email"]
+DataType = Literal["integer", "float", "decimal", "boolean", "string", "date", "datetime", "email"]
 
 
 class Strict(BaseModel):

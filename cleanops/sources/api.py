@@ -11,7 +11,6 @@ may travel.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator
 
 import requests
@@ -20,7 +19,7 @@ from urllib3.util.retry import Retry
 
 from cleanops import secrets
 from cleanops.pipelines.schema import ApiSource
-from cleanops.sources.base import ReadContext, RowProblem, SourceChunk, SourceError, dicts_to_batch, dotted_get
+from cleanops.sources.base import JsonRecords, ReadContext, SourceChunk, SourceError, dotted_get, parse_json
 from cleanops.sources.errors import TransientSourceError, is_transient_http_status
 
 
@@ -80,8 +79,8 @@ def _fetch(session: requests.Session, source: ApiSource, url: str, params: dict)
         raise error_class(f"source {source.id!r}: {_without_query(url)} answered HTTP {response.status_code}: "
                           f"{response.text[:200]}")
     try:
-        return response.json()
-    except ValueError as error:
+        return parse_json(response.content)  # numbers as the API spelt them
+    except (ValueError, RecursionError) as error:
         raise SourceError(f"source {source.id!r}: {_without_query(url)} did not answer JSON: {error}") from None
 
 
@@ -124,13 +123,10 @@ def _pages(session: requests.Session, source: ApiSource) -> Iterator[list]:
 
 
 def read_api(source: ApiSource, context: ReadContext) -> Iterator[SourceChunk]:
-    columns: list[str] = []
+    """Every page's records; a record's row number is its place in the whole page run."""
+    mapping = JsonRecords(source.url)
     next_row = 1
     with _session(source) as session:
         for records in _pages(session, source):
-            good = [r for r in records if isinstance(r, dict)]
-            problems = [RowProblem(next_row + i, "MALFORMED_ROW", None, "record is not a JSON object", json.dumps(r))
-                        for i, r in enumerate(records) if not isinstance(r, dict)]
-            batch, columns = dicts_to_batch(good, columns, source.url)
-            yield SourceChunk(batch, source.url, next_row, problems=problems)
+            yield mapping.chunk(records, range(next_row, next_row + len(records)))
             next_row += len(records)

@@ -8,26 +8,17 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 from pathlib import Path
 from typing import Iterator
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from cleanops.pipelines import boundaries
 from cleanops.pipelines.schema import FileSource
-from cleanops.sources.base import (
-    ReadContext,
-    RowProblem,
-    SourceChunk,
-    SourceError,
-    dicts_to_batch,
-    dotted_get,
-    normalise_column_names,
-)
-from cleanops.sources.file_state import file_state, refuse_if_changed
+from cleanops.sources.base import ReadContext, SourceChunk, SourceError
 from cleanops.sources.csv_files import read_csv as _read_csv
+from cleanops.sources.file_state import file_state, refuse_if_changed
+from cleanops.sources.json_files import read_json as _read_json
+from cleanops.sources.json_files import read_jsonl as _read_jsonl
+from cleanops.sources.parquet_files import read_parquet as _read_parquet
 
 
 def resolve_files(source: FileSource, base_dir: Path) -> list[Path]:
@@ -87,83 +78,3 @@ def read_files(source: FileSource, context: ReadContext) -> Iterator[SourceChunk
             else:
                 yield from readers[source.type](path, source, context)
         refuse_if_changed(path, source.id, before)
-
-
-# --- JSON, JSON Lines, Parquet ---------------------------------------------------------
-
-def _read_json(path: Path, source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
-    try:
-        document = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SourceError(f"{path}: not valid JSON: {error}") from error
-    records = dotted_get(document, source.records_path)
-    if isinstance(records, dict) and source.records_path is None:
-        records = [records]
-    if not isinstance(records, list):
-        raise SourceError(f"{path}: records_path {source.records_path!r} does not lead to a list of records")
-    yield from _records_in_chunks(records, str(path), context.chunk_rows)
-
-
-def _records_in_chunks(records: list, origin: str, chunk_rows: int, first_row: int = 1) -> Iterator[SourceChunk]:
-    columns: list[str] = []
-    for start in range(0, max(len(records), 1), chunk_rows):
-        part = records[start:start + chunk_rows]
-        good = [r for r in part if isinstance(r, dict)]
-        problems = [
-            RowProblem(first_row + start + i, "MALFORMED_ROW", None, "record is not a JSON object", json.dumps(r))
-            for i, r in enumerate(part) if not isinstance(r, dict)
-        ]
-        batch, columns = dicts_to_batch(good, columns, origin)
-        yield SourceChunk(batch, origin, first_row + start, problems=problems)
-
-
-def _read_jsonl(path: Path, source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
-    columns: list[str] = []
-    records: list[dict] = []
-    problems: list[RowProblem] = []
-    first_row = 1
-    with open(path, "rb") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("record is not a JSON object")
-                records.append(record)
-            except (ValueError, UnicodeDecodeError) as error:
-                problems.append(RowProblem(line_number, "MALFORMED_ROW", None, f"line {line_number}: {error}",
-                                           line.decode("utf-8", errors="backslashreplace").rstrip("\n")))
-            if len(records) >= context.chunk_rows:
-                batch, columns = dicts_to_batch(records, columns, str(path))
-                yield SourceChunk(batch, str(path), first_row, problems=problems)
-                first_row, records, problems = line_number + 1, [], []
-    if records or problems:
-        batch, columns = dicts_to_batch(records, columns, str(path))
-        yield SourceChunk(batch, str(path), first_row, problems=problems)
-
-
-def _read_parquet(path: Path, source: FileSource, context: ReadContext) -> Iterator[SourceChunk]:
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise SourceError(f"{path}: not a readable Parquet file: {error}") from error
-    names = normalise_column_names(parquet.schema_arrow.names, str(path))
-    next_row = 1
-    for batch in parquet.iter_batches(batch_size=context.chunk_rows):
-        arrays = [_parquet_column_as_text(column) for column in batch.columns]
-        yield SourceChunk(pa.RecordBatch.from_arrays(arrays, names=names), str(path), next_row)
-        next_row += batch.num_rows
-
-
-def _parquet_column_as_text(column: pa.Array) -> pa.Array:
-    if pa.types.is_boolean(column.type):
-        import pyarrow.compute as pc
-
-        return pc.if_else(column, "true", "false").cast(pa.string())
-    try:
-        return column.cast(pa.string())
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-        from cleanops.sources.base import to_text
-
-        return pa.array([to_text(v) for v in column.to_pylist()], pa.string())

@@ -72,3 +72,64 @@ def test_rejected_rows_keep_the_original_values():
 
 def test_nul_bytes_are_quarantined_not_a_failed_copy():
     assert _codes({}, a=["ok", "bad\x00value"]) == [None, "INVALID_ENCODING"]
+
+
+def _rejected(config: dict, **columns) -> dict[int, tuple[str, str]]:
+    result = Validator(ValidationConfig.model_validate(config)).validate(_chunk(**columns))
+    return {r.row_number: (r.error_code, r.error_message) for r in result.rejected}
+
+
+def test_bigint_max_is_an_integer():
+    values = ["9223372036854775807", "-9223372036854775808", "+9223372036854775807", "0000000000000000000000042",
+              "9223372036854775808", "-9223372036854775809", "99999999999999999999", "１２"]
+    assert _codes({"data_types": {"n": "integer"}}, n=values) == [None] * 4 + ["INVALID_DATA_TYPE"] * 4
+    assert "beyond the integer range" in _rejected({"data_types": {"n": "integer"}}, n=values)[5][1]
+
+
+def test_float_overflow_and_underflow_are_rejected_not_stored_as_infinity_or_zero():
+    values = ["1e309", "-1e309", "1e-400", "inf", "NaN", "1e308", "0e-999", "5e-324"]
+    rejected = _rejected({"data_types": {"x": "float"}}, x=values)
+    assert sorted(rejected) == [1, 2, 3, 4, 5]
+    assert "too large for a float" in rejected[1][1] and "would become 0" in rejected[3][1]
+    assert all(code == "INVALID_DATA_TYPE" for code, _ in rejected.values())
+
+
+def test_float_a_double_cannot_hold_exactly_is_rejected_and_decimal_keeps_it():
+    values = ["0.1000000000000000055511151231257827", "12345678901234567890.123456789", "0.1", "0.30000000000000004",
+              "1.50000000000000000000000", "9007199254740993"]
+    rejected = _rejected({"data_types": {"x": "float"}}, x=values)
+    assert sorted(rejected) == [1, 2, 6]
+    assert "cannot be held exactly by a float" in rejected[1][1] and "declare the column decimal" in rejected[1][1]
+    assert _codes({"data_types": {"x": "decimal"}}, x=values) == [None] * len(values)
+
+
+def test_decimal_beyond_numeric_is_rejected():
+    values = ["1e1000", "1e-1000", "1e1001", "1e-99999999999999999999", "1" * 131073, "0." + "1" * 16384, "-.5", "x"]
+    assert _codes({"data_types": {"x": "decimal"}}, x=values) == [None, None] + ["INVALID_DATA_TYPE"] * 4 + [
+        None, "INVALID_DATA_TYPE"]
+
+
+def test_malformed_date_quarantines_the_row_and_the_rest_validate():
+    values = ["2023-13-45", "abcdefgh99xx", "2024-02-29", "xxxxxxxx31", "2023-02-29", "2024-01-31", "99"]
+    expected = ["INVALID_DATA_TYPE", "INVALID_DATA_TYPE", None, "INVALID_DATA_TYPE", "INVALID_DATA_TYPE", None,
+                "INVALID_DATA_TYPE"]
+    assert _codes({"data_types": {"d": "date"}}, d=values) == expected
+    assert _codes({"data_types": {"d": "datetime"}}, d=values) == expected
+
+
+def test_dates_postgresql_refuses_are_rejected_not_repaired():
+    dates = ["0000-01-01", "0001-01-01", "9999-12-31"]
+    assert _codes({"data_types": {"d": "date"}}, d=dates) == ["INVALID_DATA_TYPE", None, None]
+    times = ["2024-01-01T10:00:00+20:00", "2024-01-01T10:00:00+16:00", "2024-01-01T10:00:00-15:59",
+             "2024-01-01T10:00:00+1559", "0000-12-31T23:00:00Z", "2024-01-01T23:59:59.9999999",
+             "2024-01-01T23:59:59.999999000", "2024-01-01T10:00:00.1Z"]
+    assert _codes({"data_types": {"t": "datetime"}}, t=times) == [
+        "INVALID_DATA_TYPE", "INVALID_DATA_TYPE", None, None, "INVALID_DATA_TYPE", "INVALID_DATA_TYPE", None, None]
+
+
+def test_rejected_rows_carry_the_source_row_numbers():
+    batch = pa.RecordBatch.from_arrays([pa.array(["1", "x", "3"])], names=["n"])
+    chunk = SourceChunk(batch, "t.jsonl", 2, row_numbers=pa.array([2, 5, 9]))
+    result = Validator(ValidationConfig.model_validate({"data_types": {"n": "integer"}})).validate(chunk)
+    assert result.valid_row_numbers.to_pylist() == [2, 9]
+    assert [r.row_number for r in result.rejected] == [5]
