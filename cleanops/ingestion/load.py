@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 
 from cleanops.db import migrate
+from cleanops.ingestion import progress
 from cleanops.ingestion.stage import LoadCounts, Stager, staging_table_name
 from cleanops.ingestion.validate import Validator
 from cleanops.pipelines.loader import LoadedPipeline
@@ -129,7 +130,8 @@ def load_source(pipeline: LoadedPipeline, source, run_id: str, *, full_refresh: 
         stager = Stager(pg, pipeline_id=spec.pipeline_id, pipeline_slug=spec.slug, source_id=source.id,
                         batch_id=run_id, validator=validator, unique_keys=validation.unique_keys())
         with stager:
-            _stream(read_source(source, context), validator, stager, extraction, validating, loading)
+            chunks = progress.reporting(read_source(source, context), stager, log)
+            _stream(chunks, validator, stager, extraction, validating, loading)
             with loading:
                 stager.move_duplicates()
                 stager.check_conservation()
