@@ -21,6 +21,7 @@ from cleanops.cli.progress import PlainProgress, RichProgress
 from cleanops.ingestion.progress import LoadProgress, parse_progress
 
 STAGING_STEP_PREFIX = "staging__"
+QUALITY_STEP_PREFIX = "ge_"  # Great Expectations checks of a table (cleanops.quality)
 
 
 @dataclass
@@ -61,8 +62,13 @@ def run_events(instance: dg.DagsterInstance, run_id: str, poll_seconds: float = 
 
 
 def step_title(step_key: str) -> str:
+    """Step keys in a person's words: `loading staging.t`, `checking staging.t`, `dbt models`."""
     if step_key.startswith(STAGING_STEP_PREFIX):
         return f"loading staging.{step_key.removeprefix(STAGING_STEP_PREFIX)}"
+    if step_key.startswith(QUALITY_STEP_PREFIX + STAGING_STEP_PREFIX):
+        return f"checking staging.{step_key.removeprefix(QUALITY_STEP_PREFIX + STAGING_STEP_PREFIX)}"
+    if "dbt" in step_key:
+        return f"dbt models ({step_key})"
     return step_key
 
 

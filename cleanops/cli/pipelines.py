@@ -78,9 +78,8 @@ def _run_with_progress(pipeline_id: str, full_refresh: bool, verbose: bool) -> t
 
     from cleanops import settings
     from cleanops.cli.child_output import children_output_to
-    from cleanops.cli.follow import follow_run
     from cleanops.cli.progress import live_progress
-    from cleanops.pipelines.runner import started_run, stop_run
+    from cleanops.pipelines.runner import started_run
     from cleanops.scheduling.control import get_instance
 
     instance = get_instance()
@@ -90,14 +89,22 @@ def _run_with_progress(pipeline_id: str, full_refresh: bool, verbose: bool) -> t
         try:
             with started_run(pipeline_id, full_refresh=full_refresh, instance=instance) as started:
                 display.print(f"run {started.run_id} of {pipeline_id} started")
-                try:
-                    finished = follow_run(instance, started.run_id, display, verbose)
-                except KeyboardInterrupt:
-                    stop_run(instance, started.run_id)
-                    raise click.ClickException(f"interrupted: run {started.run_id} stopped") from None
+                finished = _follow_until_end(instance, started.run_id, display, verbose)
         except dg.DagsterError as error:
             raise click.ClickException(f"could not start {pipeline_id}: {error} (see {output_log})") from None
     return started.run_id, finished is not None and finished.status == dg.DagsterRunStatus.SUCCESS, output_log
+
+
+def _follow_until_end(instance, run_id: str, display, verbose: bool):
+    """Follow the run; Ctrl-C terminates it rather than leaving a worker without its code server."""
+    from cleanops.cli.follow import follow_run
+    from cleanops.pipelines.runner import stop_run
+
+    try:
+        return follow_run(instance, run_id, display, verbose)
+    except KeyboardInterrupt:
+        stop_run(instance, run_id)
+        raise click.ClickException(f"interrupted: run {run_id} stopped") from None
 
 
 def _set_running(pipeline_id: str, running: bool) -> None:
