@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-external dev bench fuzz db-start db-stop clean
+.PHONY: install browser run test test-external dev bench fuzz db-start db-stop clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ run: install
 	$(BIN)/cleanops pipelines run orders-csv-001
 	$(BIN)/cleanops quality report user-data-etl-001
 
-test: install
+# The browser test drives Debian's Chromium through Playwright (no browser download).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  else echo "The browser test needs Chromium; as root run: apt-get update && apt-get install -y chromium" >&2; fi; }
+
+test: install browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	@if [ -n "$$CLEANOPS_TEST_POSTGRES_URL" ]; then \
 	  echo "== server_matrix tests against $$CLEANOPS_TEST_POSTGRES_URL (as CLEANOPS_DATABASE_URL) and MariaDB =="; \

@@ -53,16 +53,61 @@ def list_pipelines(as_json: bool) -> None:
 @pipelines.command()
 @click.argument("pipeline_id")
 @click.option("--full-refresh", is_flag=True, help="Ignore watermarks and the file ledger: load everything again.")
-@click.option("--json", "as_json", is_flag=True, help="Print the execution log as JSON.")
-def run(pipeline_id: str, full_refresh: bool, as_json: bool) -> None:
-    """Materialize a pipeline through Dagster (the run shows in the UI), then print its execution log."""
+@click.option("--json", "as_json", is_flag=True, help="Print the execution log as JSON (stdout is JSON only).")
+@click.option("--verbose", "-v", is_flag=True, help="Also print Dagster's full event log while the run goes.")
+def run(pipeline_id: str, full_refresh: bool, as_json: bool, verbose: bool) -> None:
+    """Run a pipeline's job in the Dagster code location (it shows on the job's page in the UI),
+    show its progress on stderr, then print its execution log."""
     from cleanops.cli.runs import print_execution_log
-    from cleanops.pipelines.runner import run_pipeline
+    from cleanops.pipelines.runner import UnknownPipeline, find_pipeline
 
-    outcome = run_pipeline(pipeline_id, full_refresh=full_refresh)
-    print_execution_log(outcome.run_id, pipeline_id, as_json)
-    if not outcome.success:
+    try:
+        find_pipeline(pipeline_id)
+    except UnknownPipeline as error:
+        raise click.ClickException(str(error)) from None
+    run_id, success, output_log = _run_with_progress(pipeline_id, full_refresh, verbose)
+    if not success:
+        click.echo(f"run {run_id} did not succeed; output of its processes: {output_log}", err=True)
+    print_execution_log(run_id, pipeline_id, as_json)
+    if not success:
         raise SystemExit(1)
+
+
+def _run_with_progress(pipeline_id: str, full_refresh: bool, verbose: bool) -> tuple[str, bool, Path]:
+    """Start the run, follow it live on stderr; the children's own output goes to a log file."""
+    import datetime as dt
+
+    import dagster as dg
+
+    from cleanops import settings
+    from cleanops.cli.child_output import children_output_to
+    from cleanops.cli.progress import live_progress
+    from cleanops.pipelines.runner import started_run
+    from cleanops.scheduling.control import get_instance
+
+    instance = get_instance()
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    output_log = settings.paths().logs / "runs" / f"{pipeline_id}-{stamp}.log"
+    with children_output_to(output_log) as terminal, live_progress(pipeline_id, stream=terminal) as display:
+        try:
+            with started_run(pipeline_id, full_refresh=full_refresh, instance=instance) as started:
+                display.print(f"run {started.run_id} of {pipeline_id} started")
+                finished = _follow_until_end(instance, started.run_id, display, verbose)
+        except dg.DagsterError as error:
+            raise click.ClickException(f"could not start {pipeline_id}: {error} (see {output_log})") from None
+    return started.run_id, finished is not None and finished.status == dg.DagsterRunStatus.SUCCESS, output_log
+
+
+def _follow_until_end(instance, run_id: str, display, verbose: bool):
+    """Follow the run; Ctrl-C terminates it rather than leaving a worker without its code server."""
+    from cleanops.cli.follow import follow_run
+    from cleanops.pipelines.runner import stop_run
+
+    try:
+        return follow_run(instance, run_id, display, verbose)
+    except KeyboardInterrupt:
+        stop_run(instance, run_id)
+        raise click.ClickException(f"interrupted: run {run_id} stopped") from None
 
 
 def _set_running(pipeline_id: str, running: bool) -> None:

@@ -62,21 +62,35 @@ def _clock(timestamp: str | None) -> str:
     return timestamp[11:23] if timestamp else ""
 
 
+def _timing(log: dict) -> str:
+    if not log["completed_at"]:
+        return f"started {log['started_at']}, not finished"
+    return f"started {log['started_at']}, completed {log['completed_at']} ({log['duration_seconds']} s)"
+
+
+def _step_counts(step: dict) -> list[tuple[str, object]]:
+    """The step's `records_*` counts; a step that materializes no asset (checks) shows none."""
+    return [(key.removeprefix("records_"), value) for key, value in step.items()
+            if key.startswith("records_") and not (key == "records_materialized_assets" and not value)]
+
+
 def _print_table(log: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     m = log["metrics"]
-    console.print(f"[bold]{log['pipeline_id']}[/bold] run {log['execution_id']}: [bold]{log['status']}[/bold], "
-                  f"{log['started_at']} → {log['completed_at']} ({log['duration_seconds']} s)")
+    console.print(f"[bold]{log['pipeline_id']}[/bold] run {log['execution_id']}: [bold]{log['status']}[/bold]",
+                  soft_wrap=True)
+    console.print(_timing(log), soft_wrap=True)
     console.print(f"records extracted {m['records_extracted']}, processed {m['records_processed']}, "
-                  f"failed {m['records_failed']}; {m['data_volume_mb']} MB; peak memory {m['memory_usage_peak_mb']} MB")
+                  f"failed {m['records_failed']}; {m['data_volume_mb']} MB; peak memory {m['memory_usage_peak_mb']} MB",
+                  soft_wrap=True)
     with_source = any("source" in step for step in log["steps"])
     steps = Table("step", *(["source"] if with_source else []), "started", "completed", "busy s", "records",
                   title="steps")
     for step in log["steps"]:
-        counts = "\n".join(f"{k.removeprefix('records_')} {v}" for k, v in step.items() if k.startswith("records_"))
+        counts = "\n".join(f"{name} {value}" for name, value in _step_counts(step))
         steps.add_row(step["step"], *([step.get("source", "")] if with_source else []), _clock(step["started_at"]),
                       _clock(step["completed_at"]), str(step.get("duration_seconds", "")), counts)
     console.print(steps)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 
 from cleanops.db import migrate
+from cleanops.ingestion import progress
 from cleanops.ingestion.stage import LoadCounts, Stager, staging_table_name
 from cleanops.ingestion.validate import Validator
 from cleanops.pipelines.loader import LoadedPipeline
@@ -160,7 +161,8 @@ def load_source(pipeline: LoadedPipeline, source, run_id: str, *, full_refresh: 
                         on_lock_wait=log.info if log else None)
         with stager:
             context = _read_context(pg, spec, pipeline.base_dir, source, run_id, full_refresh)
-            _stream(read_source(source, context), validator, stager, extraction, validating, loading)
+            chunks = progress.reporting(read_source(source, context), stager, log)
+            _stream(chunks, validator, stager, extraction, validating, loading)
             with loading:
                 stager.move_duplicates()
                 stager.ensure_table(declared_columns(validation))

@@ -1,12 +1,32 @@
-"""Running a pipeline's job on the CleanOps Dagster instance, from the CLI or `make run`."""
+"""Running a pipeline's job on the CleanOps Dagster instance, from the CLI or `make run`.
+
+The run is created from the code location that workspace.yaml loads, exactly as the UI
+and the daemon create theirs, so it carries the location's origin: the job's Runs tab,
+the Jobs list, the timeline and Re-execute all treat it like any other run. It is
+launched at once, outside the run queue, so it needs no daemon (`make dev`) and starts
+when asked, as `dagster job execute` would; `cleanops trigger` is the queued way (priorities
+and concurrency limits). The caller follows the run's events until it ends.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
 
-from cleanops.db import connection
+from cleanops.pipelines.loader import LoadedPipeline, load_pipelines
+
+CLI_TAGS = {"cleanops/trigger": "cli"}
+
+
+class UnknownPipeline(LookupError):
+    """A pipeline id that no valid file in the pipelines folder declares."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass
@@ -15,21 +35,63 @@ class RunOutcome:
     success: bool
 
 
+def find_pipeline(pipeline_id: str) -> LoadedPipeline:
+    result = load_pipelines()
+    for pipeline in result.pipelines:
+        if pipeline.spec.pipeline_id == pipeline_id:
+            return pipeline
+    known = ", ".join(sorted(p.spec.pipeline_id for p in result.pipelines)) or "none"
+    raise UnknownPipeline(f"no pipeline named {pipeline_id!r}; known: {known}")
+
+
+def full_refresh_config(pipeline: LoadedPipeline) -> dict:
+    """`full_refresh` for the ingestion assets only: dbt models and checks take no such config."""
+    from cleanops.ingestion.assets import staging_asset_key
+
+    ops = {staging_asset_key(pipeline.spec.slug, source.id).to_python_identifier():
+           {"config": {"full_refresh": True}} for source in pipeline.spec.data_sources}
+    return {"ops": ops}
+
+
+@contextmanager
+def started_run(pipeline_id: str, *, full_refresh: bool = False,
+                instance: dg.DagsterInstance | None = None) -> Iterator[dg.DagsterRun]:
+    """Create the pipeline's run in the code location and start it; yields the run.
+
+    The code location's server (a subprocess) is what launched the run worker, so it stays
+    up until the caller leaves the block: follow the run to its end inside it.
+    """
+    from cleanops.scheduling import control
+
+    pipeline = find_pipeline(pipeline_id)
+    instance = instance or control.get_instance()
+    run_config = full_refresh_config(pipeline) if full_refresh else None
+    with control.open_workspace(instance) as workspace:
+        run = control.create_run(instance, workspace, pipeline, CLI_TAGS, run_config)
+        yield instance.launch_run(run.run_id, workspace.context)
+
+
+def stop_run(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Terminate a started run (the CLI's Ctrl-C): its worker would outlive the code server."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.run_launcher.terminate(run_id)
+
+
+def wait_for_end(instance: dg.DagsterInstance, run_id: str, poll_seconds: float = 0.5) -> dg.DagsterRun:
+    while True:
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            return run
+        time.sleep(poll_seconds)
+
+
 def run_pipeline(pipeline_id: str, *, full_refresh: bool = False,
                  instance: dg.DagsterInstance | None = None) -> RunOutcome:
-    """Execute the pipeline's job in this process, recorded in the persistent instance."""
-    connection.apply_environment()
-    from cleanops.definitions import build_definitions
-    from cleanops.pipelines.loader import load_pipelines
+    """Run the pipeline's job through the code location and wait for it to end."""
+    from cleanops.scheduling import control
 
-    pipeline = load_pipelines().by_id(pipeline_id)
-    defs = build_definitions()
-    job = defs.resolve_job_def(pipeline.spec.slug)
-    run_config = {"ops": {}}
-    if full_refresh:
-        for node in job.graph.node_dict:
-            run_config["ops"][node] = {"config": {"full_refresh": True}}
-    instance = instance or dg.DagsterInstance.get()
-    result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
-                                    tags={"cleanops/trigger": "cli"})
-    return RunOutcome(result.run_id, result.success)
+    instance = instance or control.get_instance()
+    with started_run(pipeline_id, full_refresh=full_refresh, instance=instance) as run:
+        finished = wait_for_end(instance, run.run_id)
+    return RunOutcome(run.run_id, finished is not None and finished.status == dg.DagsterRunStatus.SUCCESS)

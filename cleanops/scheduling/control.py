@@ -117,15 +117,21 @@ def file_run_config(pipeline: LoadedPipeline, file: str) -> dict:
     return {"ops": {op_name: {"config": {"files": [file]}}}}
 
 
-def submit_run(instance: dg.DagsterInstance, workspace: Workspace, pipeline: LoadedPipeline,
+def create_run(instance: dg.DagsterInstance, workspace: Workspace, pipeline: LoadedPipeline,
                tags: dict[str, str] | None = None, run_config: dict | None = None) -> dg.DagsterRun:
-    """Create a run of the pipeline's job (job tags + `tags`) and put it in the run queue."""
+    """A not-yet-started run of the pipeline's job (job tags + `tags`), with the code location's origin."""
     from dagster._cli.job import _create_run
 
     remote_job = workspace.repo.get_full_job(pipeline.spec.slug)
-    run = _create_run(instance=instance, code_location=workspace.location, remote_repo=workspace.repo,
-                      remote_job=remote_job, run_config=run_config or {}, tags=tags or {}, op_selection=None,
-                      run_id=None)
+    return _create_run(instance=instance, code_location=workspace.location, remote_repo=workspace.repo,
+                       remote_job=remote_job, run_config=run_config or {}, tags=tags or {}, op_selection=None,
+                       run_id=None)
+
+
+def submit_run(instance: dg.DagsterInstance, workspace: Workspace, pipeline: LoadedPipeline,
+               tags: dict[str, str] | None = None, run_config: dict | None = None) -> dg.DagsterRun:
+    """Create a run of the pipeline's job (job tags + `tags`) and put it in the run queue."""
+    run = create_run(instance, workspace, pipeline, tags, run_config)
     return instance.submit_run(run.run_id, workspace.context)
 
 

@@ -35,17 +35,24 @@ def connection_variable(name: str) -> str:
     return "CLEANOPS_CONN_" + name.upper().replace("-", "_")
 
 
+def parse_url(raw: str, what: str) -> sa.URL:
+    """A SQLAlchemy URL, or an error naming `what` holds it (never the URL: it may hold a password)."""
+    try:
+        url = make_url(raw)
+    except ValueError:
+        raise SourceError(f"{what}: the URL's port is not a number") from None
+    except sa.exc.ArgumentError:
+        raise SourceError(f"{what}: not a database URL (expected driver://user:password@host:port/database)") from None
+    return url
+
+
 def connection_url(name: str) -> str | None:
     """The SQLAlchemy URL a connection name stands for, or None when it is not set."""
     raw = os.environ.get(connection_variable(name))
     if not raw:
         return None
     secrets.remember(secrets.url_password(raw))
-    try:
-        url = make_url(raw)
-    except sa.exc.ArgumentError:  # its message quotes the whole URL, password included
-        raise SourceError(f"{connection_variable(name)} is not a SQLAlchemy URL "
-                          f"(dialect+driver://user:password@host:port/database)") from None
+    url = parse_url(raw, f"connection {name!r} ({connection_variable(name)})")
     backend = url.drivername.split("+")[0]
     if "+" not in url.drivername and backend in DRIVERS:
         url = url.set(drivername=DRIVERS[backend])
