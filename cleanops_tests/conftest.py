@@ -47,6 +47,27 @@ def _drop_databases(server_url: str, names: list[str]) -> None:
     engine.dispose()
 
 
+def _stop_code_servers(home: Path, grace_seconds: float = 15.0) -> None:
+    """Code servers the session's runs started (`dagster api grpc`, orphaned once the CLI that
+    opened them exited) finish their last run's bookkeeping in the database: give them time
+    to do it and exit before the server stops, and end those that do not."""
+    import psutil
+
+    def ours(process: psutil.Process) -> bool:
+        try:
+            command = process.cmdline()
+            return ("api" in command and "grpc" in command
+                    and process.environ().get("CLEANOPS_HOME") == str(home))
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+
+    servers = [process for process in psutil.process_iter() if ours(process)]
+    _, alive = psutil.wait_procs(servers, timeout=grace_seconds)
+    for process in alive:
+        process.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cleanops_database(tmp_path_factory):
     """The session's database server, set up exactly as the product would use it."""
@@ -70,6 +91,7 @@ def cleanops_database(tmp_path_factory):
         migrate.migrate(connection.warehouse_engine())
         yield target
     finally:
+        _stop_code_servers(home)
         connection.warehouse_engine().dispose()
         if SERVER_TARGET and target is not None:
             _drop_databases(connection.render(target.server_url.set(database="postgres")), created)

@@ -180,30 +180,36 @@ def _cleanup(*, dry_run, cleanup_type, yes, as_json, data_types, skip_backups, b
 
 
 class _progress:
-    """A rich progress bar over the objects of a run (a no-op for --json and dry runs)."""
+    """Objects processed so far over a cleanup run, on stderr: a live line on a terminal,
+    plain lines every few seconds in a log (a no-op for --json and dry runs)."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.bar = None
+        self._display = None
 
     def __enter__(self):
         if not self.enabled:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self.bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), transient=True)
 
         def factory(total: int):
-            self.bar.start()
-            task = self.bar.add_task("cleaning", total=total)
-            return lambda n: self.bar.advance(task, n)
+            from cleanops.cli.progress import live_progress
+
+            self._display = live_progress("cleanup: archiving, deleting and verifying", total=total)
+            display = self._display.__enter__()
+            done = 0
+
+            def advance(count: int) -> None:
+                nonlocal done
+                done += count
+                display.update(completed=done, processed=done)
+
+            return advance
 
         return factory
 
     def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
+        if self._display is not None:
+            self._display.__exit__(*exc)
 
 
 def _print_result(result) -> None:

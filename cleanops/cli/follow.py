@@ -75,7 +75,7 @@ def step_title(step_key: str) -> str:
 def format_event(entry: dg.EventLogEntry) -> str:
     """One line of the full event log, as Dagster's own logger writes it."""
     stamp = dt.datetime.fromtimestamp(entry.timestamp).strftime("%H:%M:%S.%f")[:-3]
-    event_type = entry.dagster_event.event_type_value if entry.dagster_event else "LOG"
+    event_type = entry.dagster_event.event_type.name if entry.dagster_event else "LOG"  # RUN_SUCCESS, not its stored value PIPELINE_SUCCESS
     message = entry.user_message or entry.message
     return f"{stamp} {logging.getLevelName(entry.level):<7} {entry.step_key or '-'} {event_type} - {message}"
 

@@ -160,6 +160,8 @@ def load_source(pipeline: LoadedPipeline, source, run_id: str, *, full_refresh: 
                         batch_id=run_id, validator=validator, unique_keys=validation.unique_keys(),
                         on_lock_wait=log.info if log else None)
         with stager:
+            if full_refresh:
+                stager.replace_earlier_loads()
             context = _read_context(pg, spec, pipeline.base_dir, source, run_id, full_refresh)
             chunks = progress.reporting(read_source(source, context), stager, log)
             _stream(chunks, validator, stager, extraction, validating, loading)

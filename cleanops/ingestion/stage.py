@@ -250,6 +250,16 @@ class Stager:
         self.conn.execute(sql.SQL("DELETE FROM cleanops.staged_loads WHERE staging_table = %s AND batch_id = %s"),
                           (self.table, self.batch_id))
 
+    def replace_earlier_loads(self) -> None:
+        """A full refresh: what earlier loads staged, and their unreviewed quarantine, gives way
+        to this load's fresh read of the whole source, in the same transaction (a failed
+        refresh leaves everything as it was). Without this a refresh would stage every row
+        twice. Quarantined rows someone already reviewed stay as the record of that decision."""
+        if self._staging_table_exists():
+            self.conn.execute(sql.SQL("DELETE FROM {t}").format(t=self.staging))
+        self.conn.execute("DELETE FROM cleanops.staged_loads WHERE staging_table = %s", (self.table,))
+        self.conn.execute(sql.SQL("DELETE FROM {q} WHERE status = 'new'").format(q=self.quarantine))
+
     def _staging_table_exists(self) -> bool:
         return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL",
                                  (self.staging.as_string(self.conn),)).fetchone()[0]

@@ -88,7 +88,7 @@ def dismiss_community_popup(page) -> None:
         dialog.wait_for(state="visible", timeout=3_000)
     except Exception:  # noqa: BLE001 - playwright's TimeoutError: no pop-up this time
         return
-    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Skip").click()  # Escape no longer closes it
     dialog.wait_for(state="hidden", timeout=5_000)
 
 

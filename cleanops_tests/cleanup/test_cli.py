@@ -131,3 +131,18 @@ def test_db_options_reach_the_named_server(warehouse, tmp_path):
          "--config", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert output.returncode == 0, output.stderr
     assert {p["data_type"]: p["retention_days"] for p in json.loads(output.stdout)}[data_type] == 42
+
+
+def test_run_shows_progress_on_stderr_and_keeps_stdout_for_the_result(warehouse, tmp_path):
+    root = tmp_path / "root"
+    for i in range(30):
+        make_file(root / f"f{i}.log", b"x" * 10)
+    data_type = file_policy(warehouse, root)
+    result = CliRunner().invoke(cli, ["cleanup", "--run", "--yes", "--data-type", data_type, "--batch-size", "7"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    progress = result.stderr.splitlines()
+    assert progress[0].endswith("cleanup: archiving, deleting and verifying"), progress
+    assert progress[-1].endswith("cleanup: archiving, deleting and verifying 30/30: processed 30"), progress
+    assert len(progress) < 10  # a line when something changes or every few seconds, never one per object
+    assert "archiving, deleting" not in result.stdout

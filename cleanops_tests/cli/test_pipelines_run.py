@@ -77,15 +77,26 @@ def test_run_output_shows_progress_not_debug_events(first_run):
 
 
 def test_full_refresh_runs_on_a_pipeline_with_dbt_models_and_checks(full_refresh_run, dagster_instance):
-    # The run starts (no config error for the dbt and GE ops) and loads the file again. It then
-    # fails its `unique: [order_id]` check, because staging keeps both batches: an ingestion
-    # matter outside what this test protects.
     assert "DagsterInvalidConfigError" not in full_refresh_run.stderr
+    assert full_refresh_run.returncode == 0, full_refresh_run.stderr[-3000:]
     log = json.loads(full_refresh_run.stdout)
+    assert log["status"] == "success"
     assert log["metrics"]["records_extracted"] == ROWS_IN_SAMPLE  # the file loaded again
     assert "quality_checks" in {step["step"] for step in log["steps"]}
     run = dagster_instance.get_run_by_id(log["execution_id"])
     assert run.run_config["ops"].keys() == {"staging__orders_csv_001__orders_export"}
+
+
+def test_full_refresh_replaces_what_earlier_loads_staged(first_run, full_refresh_run, warehouse):
+    """A refresh reads the whole source again: its rows replace the earlier load's, never doubling them."""
+    staged = json.loads(full_refresh_run.stdout)["metrics"]["records_processed"]
+    assert staged == json.loads(first_run.stdout)["metrics"]["records_processed"]
+    with warehouse.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT count(*) FROM staging.orders_csv_001__orders_export").scalar()
+        new_quarantine = conn.exec_driver_sql(
+            "SELECT count(*) FROM quarantine.orders_csv_001__orders_export WHERE status = 'new'").scalar()
+    assert rows == staged
+    assert new_quarantine == json.loads(full_refresh_run.stdout)["metrics"]["records_failed"]
 
 
 def test_verbose_prints_the_full_event_log(full_refresh_run):

@@ -26,6 +26,14 @@ def count(engine: sa.Engine, table: str, where: str = "TRUE") -> int:
         return conn.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"))
 
 
+def holds_no_rows(engine: sa.Engine, *tables: str) -> bool:
+    """Nothing was written to any of `tables`: each is absent (a load that rolled back before
+    creating it) or empty. For tests of refusals; `count` is for tables a load must create."""
+    with engine.connect() as conn:
+        return all(conn.scalar(sa.text("SELECT to_regclass(:t)"), {"t": table}) is None
+                   or conn.scalar(sa.text(f"SELECT count(*) FROM {table}")) == 0 for table in tables)
+
+
 def codes(engine: sa.Engine, quarantine: str) -> dict:
     with engine.connect() as conn:
         return dict(conn.execute(sa.text(f"SELECT error_code, count(*) FROM {quarantine} GROUP BY 1")).all())

@@ -31,7 +31,7 @@ from cleanops.pipelines.schema import to_identifier
 
 SUFFIX = uuid.uuid4().hex[:6]
 PIPELINE_IDS = {name: f"{name}-{SUFFIX}" for name in
-                ("files", "cron", "low", "critical", "shared-a", "shared-b", "upstream", "downstream",
+                ("files", "cron", "low", "shared-a", "upstream", "downstream",
                  "monitored")}
 CSV_HEADER = "event_id,occurred_at\n"
 # The run monitoring test's source: a PostgreSQL function (created by that test) on the warehouse.
@@ -59,17 +59,18 @@ def kolkata_cron() -> str:
 
 def daemon_pipelines() -> list[dict]:
     ids = PIPELINE_IDS
-    shared = [{"type": "data_warehouse", "connection": "analytics-dw", "table": f"shared_{SUFFIX}"}]
+
+    def writing(table: str) -> list[dict]:
+        return [{"type": "data_warehouse", "connection": "analytics-dw", "table": f"{table}_{SUFFIX}"}]
+
     return [
         _file_pipeline(ids["files"], "landing/*.csv", schedule={
             "type": "event", "triggers": [{"type": "file_arrival", "path": "landing", "pattern": "*.csv",
                                            "interval_seconds": 5}]}),
         _file_pipeline(ids["cron"], "seed.csv", schedule={"type": "cron", "expression": kolkata_cron(),
                                                           "timezone": "Asia/Kolkata", "enabled": False}),
-        _file_pipeline(ids["low"], "seed.csv", priority="low", destinations=shared),
-        _file_pipeline(ids["critical"], "seed.csv", priority="critical", destinations=shared),
-        _file_pipeline(ids["shared-a"], "seed.csv", destinations=[{**shared[0], "table": f"both_{SUFFIX}"}]),
-        _file_pipeline(ids["shared-b"], "seed.csv", destinations=[{**shared[0], "table": f"both_{SUFFIX}"}]),
+        _file_pipeline(ids["low"], "seed.csv", priority="low", destinations=writing("low")),
+        _file_pipeline(ids["shared-a"], "seed.csv", destinations=writing("a")),
         _file_pipeline(ids["upstream"], "upstream.csv"),
         _file_pipeline(ids["downstream"], "seed.csv", depends_on=[ids["upstream"]]),
         {"pipeline_id": ids["monitored"], "data_sources": [{
