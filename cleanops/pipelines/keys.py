@@ -14,6 +14,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 
 UNKNOWN_KEY_ERROR = "extra_forbidden"  # pydantic's error type for a key a model does not declare
+MISSING_TAG_ERROR = "union_tag_not_found"  # a block told apart by `type` has no `type` key
 
 
 def block_model(root: type[BaseModel], location: tuple) -> type[BaseModel] | None:
@@ -33,14 +34,36 @@ def known_keys(root: type[BaseModel], location: tuple) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-def unknown_key_message(key: object, known: list[str], line: int | None) -> str:
+def union_keys(root: type[BaseModel], location: tuple) -> list[str]:
+    """Keys any kind of the `type`-tagged block at `location` accepts (a source, a step, a trigger)."""
+    annotation: Any = root
+    for item in location:
+        annotation = _step(_unwrap(annotation), item)
+        if annotation is None:
+            return []
+    union = _unwrap(annotation)
+    members = get_args(union) if get_origin(union) in (Union, types.UnionType) else ()
+    return list(dict.fromkeys(key for member in map(_unwrap, members) if _is_model(member)
+                              for key in member.model_fields))
+
+
+def missing_tag_message(unknown: dict[str, int | None], known: list[str]) -> str:
+    """A tagged block without `type`: pydantic checks no other key then, so name the unknown ones here."""
+    message = "no 'type' key to say which kind of block this is"
+    if unknown:
+        message += "; " + "; ".join(unknown_key_message(key, known, line, listing=False)
+                                    for key, line in unknown.items())
+    return message
+
+
+def unknown_key_message(key: object, known: list[str], line: int | None, listing: bool = True) -> str:
     """`unknown key 'enabeld' on line 7; did you mean 'enabled'? (keys here: type, ...)`."""
     where = f" on line {line}" if line else ""
     message = f"unknown key {key!r}{where}"
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6) or _same_but_case(str(key), known)
     if close:
         message += f"; did you mean {close[0]!r}?"
-    if known:
+    if known and listing:
         message += f" (keys here: {', '.join(known)})"
     return message
 

@@ -123,6 +123,12 @@ def _schema_errors(path: Path, error: ValidationError, document: dict) -> list[P
             text = _text(path) if text is None else text
             known = keys.known_keys(PipelineSpec, tuple(item["loc"][:-1]))
             message = keys.unknown_key_message(item["loc"][-1], known, key_line(text, where) if text else None)
+        elif item["type"] == keys.MISSING_TAG_ERROR and isinstance(item["input"], dict):
+            text = _text(path) if text is None else text
+            known = keys.union_keys(PipelineSpec, tuple(item["loc"]))
+            unknown = {key: key_line(text, [*where, key]) if text else None
+                       for key in item["input"] if key not in known}
+            message = keys.missing_tag_message(unknown, known)
         found.append(PipelineError(path, _field_path(where), message))
     return found
 
