@@ -34,9 +34,14 @@ def staging_table_name(pipeline_slug: str, source_id: str) -> str:
     return name
 
 
+def staging_table_key(table: str) -> dg.AssetKey:
+    """`staging/<table>`: the asset of a staging table, also dbt's `staging` source table."""
+    return dg.AssetKey([STAGING_SCHEMA, table])
+
+
 def staging_asset_key(pipeline_slug: str, source_id: str) -> dg.AssetKey:
-    """`staging/<pipeline>__<source>`: the ingestion asset, also dbt's `staging` source table."""
-    return dg.AssetKey([STAGING_SCHEMA, staging_table_name(pipeline_slug, source_id)])
+    """`staging/<pipeline>__<source>`: the ingestion asset of a pipeline's source."""
+    return staging_table_key(staging_table_name(pipeline_slug, source_id))
 
 
 def staging_op_name(pipeline_slug: str, source_id: str) -> str:

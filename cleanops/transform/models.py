@@ -312,7 +312,7 @@ def render_files(pipelines: list[LoadedPipeline]) -> dict[str, str]:
     if not sources:
         return files
     files["_staging_sources.yml"] = yaml.safe_dump({"version": 2, "sources": [{
-        "name": STAGING_SOURCE, "schema": "staging",
+        "name": STAGING_SOURCE, "schema": STAGING_SCHEMA,
         "description": "Validated rows staged by CleanOps ingestion, one table per pipeline source.",
         "tables": sources}]}, sort_keys=False)
     return files
