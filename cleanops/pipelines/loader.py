@@ -115,22 +115,30 @@ def load_file(path: Path) -> tuple[LoadedPipeline | None, list[PipelineError]]:
 
 
 def _schema_errors(path: Path, error: ValidationError, document: dict) -> list[PipelineError]:
-    found, text = [], None
+    text: list[str] = []  # the file's text, read once and only when a line is wanted
+
+    def line_of(where: list) -> int | None:
+        if not text:
+            text.append(_text(path))
+        return key_line(text[0], where) if text[0] else None
+
+    found = []
     for item in error.errors():
         where = _document_path(item["loc"], document)
-        message = item["msg"]
-        if item["type"] == keys.UNKNOWN_KEY_ERROR:
-            text = _text(path) if text is None else text
-            known = keys.known_keys(PipelineSpec, tuple(item["loc"][:-1]))
-            message = keys.unknown_key_message(item["loc"][-1], known, key_line(text, where) if text else None)
-        elif item["type"] == keys.MISSING_TAG_ERROR and isinstance(item["input"], dict):
-            text = _text(path) if text is None else text
-            known = keys.union_keys(PipelineSpec, tuple(item["loc"]))
-            unknown = {key: key_line(text, [*where, key]) if text else None
-                       for key in item["input"] if key not in known}
-            message = keys.missing_tag_message(unknown, known)
-        found.append(PipelineError(path, _field_path(where), message))
+        found.append(PipelineError(path, _field_path(where), _schema_message(item, where, line_of)))
     return found
+
+
+def _schema_message(item: dict, where: list, line_of) -> str:
+    """pydantic's message, except for keys the schema does not know: those are named, with their line."""
+    location = tuple(item["loc"])
+    if item["type"] == keys.UNKNOWN_KEY_ERROR:
+        return keys.unknown_key_message(location[-1], keys.known_keys(PipelineSpec, location[:-1]), line_of(where))
+    if item["type"] == keys.MISSING_TAG_ERROR and isinstance(item["input"], dict):
+        known = keys.union_keys(PipelineSpec, location)
+        unknown = {key: line_of([*where, key]) for key in item["input"] if key not in known}
+        return keys.missing_tag_message(unknown, known)
+    return item["msg"]
 
 
 def _text(path: Path) -> str:
