@@ -254,13 +254,13 @@ def dependency_phase(session: CleanupSession) -> int:
 def downstream_built_at(defs, instance) -> Callable[[str], datetime | None]:
     """For a staging table, when all the assets downstream of it were last built (the earliest), via
     the asset graph of `defs`; None when nothing is downstream (then a later batch suffices)."""
-    import dagster as dg
+    from cleanops.pipelines.naming import staging_table_key
 
     graph = defs.resolve_asset_graph()
     never = datetime.min.replace(tzinfo=timezone.utc)
 
     def built_at(table: str) -> datetime | None:
-        key = dg.AssetKey(["staging", table])
+        key = staging_table_key(table)
         if not graph.has(key):
             return None
         children = graph.get_children(graph.get(key))

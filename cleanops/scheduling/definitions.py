@@ -17,8 +17,8 @@ import os
 
 import dagster as dg
 
-from cleanops.ingestion.assets import staging_asset_key
 from cleanops.pipelines.loader import LoadedPipeline, LoadResult
+from cleanops.pipelines.naming import staging_asset_key
 from cleanops.pipelines.schema import FileArrivalTrigger, NewRowsTrigger
 from cleanops.scheduling import policy, sensors
 

@@ -13,7 +13,8 @@ import time
 import dagster as dg
 from dagster._utils.schedules import cron_string_iterator
 
-from cleanops.pipelines.schema import PipelineSpec, to_identifier
+from cleanops.pipelines.naming import to_identifier
+from cleanops.pipelines.schema import PipelineSpec
 
 # `dagster/priority`: higher is dequeued first. Medium is Dagster's default (0) so that jobs
 # without a priority (cleanup, metrics) rank with medium pipelines, not below low ones.
