@@ -242,6 +242,6 @@ def build_schedule() -> dg.ScheduleDefinition:
         description="Daily automatic cleanup at 02:00 (CLEANOPS_CLEANUP_TIMEZONE, default UTC).")
 
 
-def build(result=None) -> dg.Definitions:
-    """Called by cleanops/definitions.py; the pipelines do not change what cleanup defines."""
+def build() -> dg.Definitions:
+    """The cleanup area (cleanops/defs/cleanup/); the pipelines do not change what cleanup defines."""
     return dg.Definitions(jobs=[cleanup_job], schedules=[build_schedule()], sensors=[emergency_disk_sensor])
