@@ -122,7 +122,10 @@ def dependency_analysis(context: dg.OpExecutionContext, work_dir: str) -> str:
     """Phase 3: keep runs holding latest materializations and batches still needed downstream."""
     from cleanops.cleanup import plan
 
-    excluded = plan.dependency_phase(_session(work_dir))
+    session = _session(work_dir)
+    # The run's own code location already holds the asset graph: no second build of the definitions.
+    session.downstream_built_at = plan.downstream_built_at_in(context.repository_def.asset_graph, context.instance)
+    excluded = plan.dependency_phase(session)
     context.log.info(f"dependency analysis kept {excluded} candidates")
     return work_dir
 
