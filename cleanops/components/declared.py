@@ -29,7 +29,7 @@ def build_declared(spec: PipelineSpec, file: Path) -> dg.Definitions:
     if problems:
         raise dg.DagsterInvalidDefinitionError(
             "\n".join(f"{pipeline.file}: attributes.{field}: {message}" for field, message in problems))
-    folder = location.checked_build().result
+    folder = location.checked_build().result if spec.depends_on else LoadResult()
     upstreams = LoadResult(pipelines=[p for p in folder.pipelines if p.spec.pipeline_id in spec.depends_on])
     missing = sorted(set(spec.depends_on) - {p.spec.pipeline_id for p in upstreams.pipelines})
     if missing:

@@ -41,7 +41,7 @@ def scaffold_yaml(type_name: str, pipeline_id: str) -> str:
         type: {type_name}
 
         attributes:
-          pipeline_id: {pipeline_id}        # unique; names the job, the asset group and the staging tables
+          pipeline_id: {pipeline_id}  # unique; names the job, the asset group and the staging tables
           description: What this pipeline loads
           status: draft                     # active | paused | disabled | draft (draft: schedule off)
           schedule:
@@ -90,7 +90,9 @@ class Pipeline(dg.Component):
 
     @classmethod
     def get_model_cls(cls) -> type[BaseModel]:
-        return PipelineSpec
+        from cleanops.components.json_schema import PipelineAttributes
+
+        return PipelineAttributes
 
     @classmethod
     def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> Pipeline:
