@@ -82,12 +82,18 @@ def make_project(root: Path, module: str = "pipeline_project") -> Path:
 
 
 def summary(listing: dict, groups: set[str] | None = None) -> dict:
-    """What `dg list defs --json` lists, as sets to compare; assets only of `groups` when given."""
+    """What `dg list defs --json` lists, as sets to compare; when `groups` is given, only what the
+    pipelines of those groups (slugs) define: their assets, their checks, and the job, schedule and
+    sensors named after them."""
+    def ours(name: str) -> bool:
+        return groups is None or name.split("__")[0] in groups
+
+    assets = {a["asset_key"]: tuple(sorted(a["dependency_keys"])) for a in listing["assets"]
+              if groups is None or a.get("group_name") in groups}
     return {
-        "assets": {a["asset_key"]: tuple(sorted(a["dependency_keys"])) for a in listing["assets"]
-                   if groups is None or a.get("group_name") in groups},
-        "asset_checks": {c["key"] for c in listing["asset_checks"]},
-        "jobs": {j["name"] for j in listing["jobs"]},
-        "schedules": {(s["name"], s["cron_schedule"]) for s in listing["schedules"]},
-        "sensors": {s["name"] for s in listing["sensors"]},
+        "assets": assets,
+        "asset_checks": {c["key"] for c in listing["asset_checks"] if groups is None or c["asset_key"] in assets},
+        "jobs": {j["name"] for j in listing["jobs"] if ours(j["name"])},
+        "schedules": {(s["name"], s["cron_schedule"]) for s in listing["schedules"] if ours(s["name"])},
+        "sensors": {s["name"] for s in listing["sensors"] if ours(s["name"])},
     }

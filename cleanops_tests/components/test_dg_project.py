@@ -63,10 +63,13 @@ def test_a_bad_file_in_the_folder_is_left_out_and_the_rest_lists(tmp_path, pipel
     assert listed.returncode == 0, listed.output
     found = summary(listed.json(), groups={"up", "down"})
     assert found["assets"] == {"staging/up__rows": (), "staging/down__more": ("staging/up__rows",)}
-    assert found["jobs"] == {"up", "down", "cleanup"}
-    assert found["schedules"] == {("up__schedule", "15 4 * * *"), ("cleanup_daily", "0 2 * * *")}
-    assert found["sensors"] == {"down__dependencies", "cleanup_emergency_disk"}
+    assert found["jobs"] == {"up", "down"}
+    assert found["schedules"] == {("up__schedule", "15 4 * * *")}
+    assert found["sensors"] == {"down__dependencies"}
     assert "staging/up__rows:required_id" in found["asset_checks"]
+    everything = summary(listed.json())
+    assert everything["jobs"] == {"up", "down", "cleanup"}
+    assert not any(overlong in job or "broken" in job or "misspelt" in job for job in everything["jobs"])
 
 
 def test_dg_list_components_shows_cleanops_components(tmp_path):
