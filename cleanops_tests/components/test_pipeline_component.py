@@ -2,6 +2,7 @@
 pipelines folder; `dg check yaml` names a misspelt key's file and line; `dg scaffold defs` writes a
 valid example."""
 
+import pytest
 import yaml
 
 from cleanops_tests.components.dg_cli import cleanops_project, dg, make_project, summary
@@ -51,18 +52,20 @@ def _line_of(path, text: str) -> int:
     return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
-def test_dg_check_yaml_names_file_line_and_misspelt_key(tmp_path):
+@pytest.mark.parametrize("attributes, key", [
+    ({"pipeline_id": "top", "data_sourcs": [SOURCE]}, "data_sourcs"),
+    ({"pipeline_id": "inner", "data_sources": [{"id": "rows", "type": "csv", "pathh": "data/*.csv"}]}, "pathh"),
+    ({"pipeline_id": "step", "data_sources": [SOURCE], "transformations": [
+        {"step": 1, "type": "validation", "config": {"required_fieldz": ["id"]}}]}, "required_fieldz"),
+])
+def test_dg_check_yaml_names_file_line_and_misspelt_key(tmp_path, attributes, key):
     defs = make_project(tmp_path / "project")
-    top = _declare(defs, "top", {"pipeline_id": "top", "data_sourcs": [SOURCE]})
-    inner = _declare(defs, "inner", {"pipeline_id": "inner", "data_sources": [
-        {"id": "rows", "type": "csv", "pathh": "data/*.csv"}]})
+    declared = _declare(defs, attributes["pipeline_id"], attributes)
 
     checked = dg(["check", "yaml"], tmp_path / "project", tmp_path, pythonpath=tmp_path / "project")
     assert checked.returncode != 0
-    assert f"{top}:{_line_of(top, 'data_sourcs')}" in checked.output
-    assert "'data_sourcs' was unexpected" in checked.output
-    assert f"{inner}:{_line_of(inner, 'pathh')}" in checked.output
-    assert "'pathh' was unexpected" in checked.output
+    assert f"{declared}:{_line_of(declared, key)}" in checked.output
+    assert f"'{key}' was unexpected" in checked.output
 
 
 def test_scaffolded_pipeline_is_a_valid_example(tmp_path):
