@@ -92,3 +92,30 @@ def test_import_cleanops_does_not_load_dagster():
 def _no_stray_copies(tmp_path):
     yield
     shutil.rmtree(tmp_path / "dagster_home", ignore_errors=True)
+
+
+def test_dg_launch_materializes_a_pipeline_asset(tmp_path, pipelines_dir, warehouse, dagster_instance):
+    """`dg launch --assets` runs on the CleanOps instance (DAGSTER_HOME, as `cleanops env` sets it)."""
+    import os
+    import subprocess
+
+    import sqlalchemy as sa
+
+    from cleanops_tests.components.dg_cli import BIN
+    from cleanops_tests.conftest import unique_id
+
+    pipeline_id = unique_id("launched")
+    (pipelines_dir / "data").mkdir()
+    (pipelines_dir / "data" / "rows.csv").write_text("id,name\n1,a\n2,b\n3,c\n")
+    write_pipeline(pipelines_dir, {"pipeline_id": pipeline_id, "data_sources": [
+        {"id": "rows", "type": "csv", "path": "data/rows.csv"}]})
+    table = f"{pipeline_id.replace('-', '_')}__rows"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(BIN.parent)}
+    done = subprocess.run([str(BIN / "dg"), "launch", "--assets", f"staging/{table}"], cwd=settings.PROJECT_ROOT,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with warehouse.connect() as connection:
+        assert connection.execute(sa.text(f'SELECT count(*) FROM staging."{table}"')).scalar() == 3
+    import dagster as dg
+
+    assert dagster_instance.get_latest_materialization_event(dg.AssetKey(["staging", table])) is not None
