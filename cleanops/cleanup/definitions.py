@@ -117,14 +117,24 @@ def retention_check(context: dg.OpExecutionContext, work_dir: str) -> str:
     return work_dir
 
 
+def _location_asset_graph(context: dg.OpExecutionContext):
+    """The asset graph of the code location the run came from; None for a job executed on its own
+    (`execute_in_process` outside a Definitions), where Dagster sets no repository."""
+    try:
+        return context.repository_def.asset_graph
+    except Exception:  # noqa: BLE001 - dagster raises an invariant CheckError when no repository is set
+        return None
+
+
 @dg.op(required_resource_keys={"cleanup_lock"}, out=dg.Out(str))
 def dependency_analysis(context: dg.OpExecutionContext, work_dir: str) -> str:
     """Phase 3: keep runs holding latest materializations and batches still needed downstream."""
     from cleanops.cleanup import plan
 
     session = _session(work_dir)
-    # The run's own code location already holds the asset graph: no second build of the definitions.
-    session.downstream_built_at = plan.downstream_built_at_in(context.repository_def.asset_graph, context.instance)
+    graph = _location_asset_graph(context)
+    if graph is not None:  # the run's own code location: no second build of the definitions
+        session.downstream_built_at = plan.downstream_built_at_in(graph, context.instance)
     excluded = plan.dependency_phase(session)
     context.log.info(f"dependency analysis kept {excluded} candidates")
     return work_dir
