@@ -255,6 +255,6 @@ def build_schedule() -> dg.ScheduleDefinition:
         description="Daily automatic cleanup at 02:00 (CLEANOPS_CLEANUP_TIMEZONE, default UTC).")
 
 
-def build() -> dg.Definitions:
-    """The cleanup area (cleanops/defs/cleanup/); the pipelines do not change what cleanup defines."""
+def build(result=None) -> dg.Definitions:
+    """The cleanup area (cleanops/defs/cleanup/); `result` (the pipelines) changes nothing here."""
     return dg.Definitions(jobs=[cleanup_job], schedules=[build_schedule()], sensors=[emergency_disk_sensor])
