@@ -1,4 +1,4 @@
-"""Schedules, sensors and automation for every pipeline file (called by cleanops.definitions).
+"""Schedules, sensors and automation of one pipeline (called by cleanops.components.build).
 
 - `schedule.type: cron` → a Dagster schedule in the pipeline's time zone;
 - `schedule.type: event` → one sensor per file_arrival / new_rows trigger (external
@@ -103,13 +103,3 @@ def warn_about_unknown_upstreams(result: LoadResult) -> None:
         if missing:
             logger.warning("%s: depends_on names unknown pipeline(s) %s; it will not run until they exist",
                            pipeline.file, ", ".join(missing))
-
-
-def build(result: LoadResult) -> dg.Definitions:
-    warn_about_unknown_upstreams(result)
-    schedules, all_sensors = [], []
-    for pipeline in result.pipelines:
-        pipeline_schedules, pipeline_sensors = build_pipeline_scheduling(pipeline)
-        schedules += pipeline_schedules
-        all_sensors += pipeline_sensors
-    return dg.Definitions(schedules=schedules, sensors=all_sensors)
