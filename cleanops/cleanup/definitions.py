@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from cleanops import settings
+from cleanops.cleanup.models import DEFAULT_EMERGENCY_FACTOR
 
 JOB_NAME = "cleanup"
 METRICS_ASSET = dg.AssetKey(["cleanops", "cleanup"])
@@ -48,7 +49,7 @@ class CleanupConfig(dg.Config):
     cleanup_type: str = "automatic"
     dry_run: bool = False
     archive: bool = True  # skip backups only when explicitly set to false
-    emergency_factor: float = 0.5
+    emergency_factor: float = DEFAULT_EMERGENCY_FACTOR
     batch_size: int = 500
     rate_limit: float = 0.0
     data_types: list[str] | None = None
