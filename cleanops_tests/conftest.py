@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -45,6 +47,15 @@ def _drop_databases(server_url: str, names: list[str]) -> None:
         for name in names:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float) -> None:
+    """End a server a test started in its own session (webserver, daemon) and its children."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _stop_code_servers(home: Path, grace_seconds: float = 15.0) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 from cleanops import settings
 from cleanops.pipelines.schema import to_identifier
 from cleanops_tests.cli.helpers import cleanops
-from cleanops_tests.conftest import unique_id
+from cleanops_tests.conftest import stop_process_group, unique_id
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -74,11 +73,7 @@ def webserver(csv_pipeline, tmp_path):
         wait_until_serving(url, process, log_path)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_process_group(process, timeout=20)
 
 
 def dismiss_community_popup(page) -> None:

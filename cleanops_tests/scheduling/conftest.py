@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from cleanops import settings
 from cleanops.db.connection import render
 from cleanops.sources.sql import connection_variable
 from cleanops.pipelines.schema import to_identifier
+from cleanops_tests.conftest import stop_process_group
 
 SUFFIX = uuid.uuid4().hex[:6]
 PIPELINE_IDS = {name: f"{name}-{SUFFIX}" for name in
@@ -168,11 +168,7 @@ def daemon(cleanops_database, tmp_path_factory):
         _wait_until_ready(running)
         yield running
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_process_group(process, timeout=30)
 
 
 @pytest.fixture
