@@ -454,7 +454,7 @@ class Schedule(Open):
 
     @model_validator(mode="after")
     def _type_has_what_it_needs(self) -> "Schedule":
-        from dagster._utils.schedules import is_valid_cron_string
+        from cleanops.scheduling.cron import is_valid as is_valid_cron_string
 
         if self.type == "cron":
             if not self.expression:

@@ -18,12 +18,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.scheduler.instigation import InstigatorStatus
-from dagster._utils.schedules import cron_string_iterator
 
 from cleanops import settings
 from cleanops.db import connection
 from cleanops.pipelines.loader import LoadedPipeline, load_pipelines
-from cleanops.scheduling import definitions, overdue, policy
+from cleanops.scheduling import cron, definitions, overdue, policy
 
 
 def workspace_file() -> str:
@@ -207,6 +206,6 @@ def next_runs(pipeline: LoadedPipeline, count: int, after: float | None = None) 
     schedule = pipeline.spec.schedule
     if schedule.type != "cron" or not schedule.expression:
         raise ValueError(f"pipeline {pipeline.spec.pipeline_id!r} has no cron schedule ({schedule.type})")
-    ticks = cron_string_iterator(after or time.time(), schedule.expression, schedule.timezone)
+    ticks = cron.ticks(after or time.time(), schedule.expression, schedule.timezone)
     zone = ZoneInfo(schedule.timezone)
     return [next(ticks).astimezone(zone) for _ in range(count)]
