@@ -20,7 +20,7 @@ import dagster as dg
 from cleanops.ingestion.assets import staging_asset_key
 from cleanops.pipelines.loader import LoadedPipeline, LoadResult
 from cleanops.pipelines.schema import FileArrivalTrigger, NewRowsTrigger
-from cleanops.scheduling import policy, sensors
+from cleanops.scheduling import policy, sensors, worker_monitor
 
 logger = logging.getLogger("cleanops")
 
@@ -107,7 +107,7 @@ def warn_about_unknown_upstreams(result: LoadResult) -> None:
 
 def build(result: LoadResult) -> dg.Definitions:
     warn_about_unknown_upstreams(result)
-    schedules, all_sensors = [], []
+    schedules, all_sensors = [], [worker_monitor.dead_run_workers]
     for pipeline in result.pipelines:
         pipeline_schedules, pipeline_sensors = build_pipeline_scheduling(pipeline)
         schedules += pipeline_schedules
