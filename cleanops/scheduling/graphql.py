@@ -6,7 +6,7 @@ workspace in its own process and answers one GraphQL document against it: every 
 mutations as the UI's buttons. No webserver needs to be running.
 
 `launch_home()` is a Dagster home for runs that start at once: the project's dagster.yaml
-with Dagster's DefaultRunCoordinator in place of the run queue, on the same storage.
+without its run queue (so Dagster's default DefaultRunCoordinator), on the same storage.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from cleanops import settings
 
 LOCATION = "cleanops"
 REPOSITORY = "__repository__"  # the repository name of a code location built from dg.Definitions
-DIRECT_COORDINATOR = {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}  # as in dagster.yaml
 
 
 class GraphQLError(dg.DagsterError):
@@ -59,7 +58,7 @@ def execute(document: str, variables: dict | None = None, dagster_home: Path | N
 def launch_home() -> Path:
     """A Dagster home whose instance launches submitted runs at once (no queue, no daemon)."""
     project = yaml.safe_load((settings.PROJECT_ROOT / "dagster.yaml").read_text(encoding="utf-8"))
-    project["run_coordinator"] = DIRECT_COORDINATOR
+    project.pop("run_coordinator", None)  # Dagster's default: DefaultRunCoordinator, which launches at once
     folder = settings.paths().home / "dagster" / "launch_home"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "dagster.yaml"
