@@ -16,6 +16,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +26,7 @@ import yaml
 from cleanops import settings
 
 LOCATION = "cleanops"
+ANSWER_POLL_SECONDS = 0.05
 REPOSITORY = "__repository__"  # the repository name of a code location built from dg.Definitions
 
 
@@ -37,7 +40,13 @@ def executable() -> str:
 
 
 def execute(document: str, variables: dict | None = None, dagster_home: Path | None = None) -> dict:
-    """The `data` of the answer; GraphQL errors raise GraphQLError with their messages."""
+    """The `data` of the answer; GraphQL errors raise GraphQLError with their messages.
+
+    Returns as soon as the answer is written: `dagster-graphql` then shuts its code server
+    down, which waits for any run worker it started, and that must not delay the caller.
+    Its output and its code server's go to this process's stdout and stderr, like those of
+    a code server this process would have started itself.
+    """
     env = dict(os.environ)
     if dagster_home is not None:
         env["DAGSTER_HOME"] = str(dagster_home)
@@ -45,14 +54,25 @@ def execute(document: str, variables: dict | None = None, dagster_home: Path | N
         output = Path(folder) / "answer.json"
         command = [executable(), "-w", str(settings.PROJECT_ROOT / "workspace.yaml"), "-t", document,
                    "-v", json.dumps(variables or {}), "--output", str(output)]
-        done = subprocess.run(command, env=env, cwd=settings.PROJECT_ROOT, capture_output=True, text=True)
-        if done.returncode != 0 or not output.exists():
-            detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-            raise GraphQLError(f"dagster-graphql could not load the code location: {' / '.join(detail)}")
-        answer = json.loads(output.read_text(encoding="utf-8"))
+        process = subprocess.Popen(command, env=env, cwd=settings.PROJECT_ROOT, stdin=subprocess.DEVNULL)
+        answer = _wait_for_answer(process, output)
     if answer.get("errors"):
         raise GraphQLError("; ".join(error.get("message", str(error)) for error in answer["errors"]))
     return answer["data"]
+
+
+def _wait_for_answer(process: subprocess.Popen, output: Path) -> dict:
+    """The JSON `dagster-graphql` writes (one line), read once complete; the process is reaped later."""
+    while True:
+        exited = process.poll() is not None
+        text = output.read_text(encoding="utf-8") if output.exists() else ""
+        if text.endswith("\n"):
+            threading.Thread(target=process.wait, name="dagster-graphql reaper", daemon=True).start()
+            return json.loads(text)
+        if exited:
+            raise GraphQLError(f"dagster-graphql exited with code {process.returncode} without an answer "
+                               "(its messages are on stderr)")
+        time.sleep(ANSWER_POLL_SECONDS)
 
 
 def launch_home() -> Path:
