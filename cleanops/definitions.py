@@ -1,36 +1,28 @@
-"""The CleanOps code location: every pipeline file plus the built-in jobs.
+"""The CleanOps code location: the component tree under `cleanops/defs/`.
 
-Loading does no I/O beyond reading the pipeline files and the dbt manifest; a file with
-errors is logged and left out, so one bad file never takes the UI down. Each area
-(transform, quality, scheduling, cleanup, monitoring) contributes its definitions through
-a `build(result)` function in `cleanops/<area>/definitions.py`.
+Dagster (workspace.yaml, `dagster`, `dg`) calls `defs`; nothing is built at import. Each
+area is a folder of `cleanops/defs/`: `pipelines/` (a `cleanops.PipelineFiles` component
+over the pipelines folder), `transform/` (the dbt models), `cleanup/` (the cleanup job).
+A pipeline file with errors is logged and left out, so one bad file never takes the
+location down.
 """
 
 from __future__ import annotations
 
-import logging
+from pathlib import Path
 
 import dagster as dg
 
-from cleanops.optional import import_if_present
-from cleanops.pipelines.factory import build_checked
-from cleanops.pipelines.loader import LoadResult, load_pipelines
-
-logger = logging.getLogger("cleanops")
-
-AREAS = ("transform", "quality", "scheduling", "cleanup", "monitoring")
-
-
-def _area_definitions(result: LoadResult) -> list[dg.Definitions]:
-    modules = (import_if_present(f"cleanops.{area}.definitions") for area in AREAS)
-    return [module.build(result) for module in modules if module is not None]
+from cleanops.components import location
+from cleanops.pipelines.loader import LoadResult
 
 
 def build_definitions(result: LoadResult | None = None) -> dg.Definitions:
-    built = build_checked(result or load_pipelines())
-    for error in built.result.errors:
-        logger.warning("pipeline file skipped: %s", error)
-    return dg.Definitions.merge(built.definitions, *_area_definitions(built.result))
+    """The whole location; `result` stands in for the pipelines folder when a caller already loaded it."""
+    with location.loading(result):
+        return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

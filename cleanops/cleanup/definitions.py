@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from cleanops import settings
+from cleanops.cleanup.models import DEFAULT_EMERGENCY_FACTOR
 
 JOB_NAME = "cleanup"
 METRICS_ASSET = dg.AssetKey(["cleanops", "cleanup"])
@@ -48,7 +49,7 @@ class CleanupConfig(dg.Config):
     cleanup_type: str = "automatic"
     dry_run: bool = False
     archive: bool = True  # skip backups only when explicitly set to false
-    emergency_factor: float = 0.5
+    emergency_factor: float = DEFAULT_EMERGENCY_FACTOR
     batch_size: int = 500
     rate_limit: float = 0.0
     data_types: list[str] | None = None
@@ -117,12 +118,25 @@ def retention_check(context: dg.OpExecutionContext, work_dir: str) -> str:
     return work_dir
 
 
+def _location_asset_graph(context: dg.OpExecutionContext):
+    """The asset graph of the code location the run came from; None for a job executed on its own
+    (`execute_in_process` outside a Definitions), where Dagster sets no repository."""
+    try:
+        return context.repository_def.asset_graph
+    except Exception:  # noqa: BLE001 - dagster raises an invariant CheckError when no repository is set
+        return None
+
+
 @dg.op(required_resource_keys={"cleanup_lock"}, out=dg.Out(str))
 def dependency_analysis(context: dg.OpExecutionContext, work_dir: str) -> str:
     """Phase 3: keep runs holding latest materializations and batches still needed downstream."""
     from cleanops.cleanup import plan
 
-    excluded = plan.dependency_phase(_session(work_dir))
+    session = _session(work_dir)
+    graph = _location_asset_graph(context)
+    if graph is not None:  # the run's own code location: no second build of the definitions
+        session.downstream_built_at = plan.downstream_built_at_in(graph, context.instance)
+    excluded = plan.dependency_phase(session)
     context.log.info(f"dependency analysis kept {excluded} candidates")
     return work_dir
 
@@ -243,5 +257,5 @@ def build_schedule() -> dg.ScheduleDefinition:
 
 
 def build(result=None) -> dg.Definitions:
-    """Called by cleanops/definitions.py; the pipelines do not change what cleanup defines."""
+    """The cleanup area (cleanops/defs/cleanup/); `result` (the pipelines) changes nothing here."""
     return dg.Definitions(jobs=[cleanup_job], schedules=[build_schedule()], sensors=[emergency_disk_sensor])

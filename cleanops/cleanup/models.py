@@ -73,9 +73,13 @@ class Candidate:
 _CANDIDATE_FIELDS = tuple(Candidate.__dataclass_fields__)
 
 
+DEFAULT_EMERGENCY_FACTOR = 0.5  # an emergency cleanup halves every retention period
+
+
 def emergency_factor_setting() -> float:
-    """CLEANOPS_EMERGENCY_FACTOR (default 0.5): how much an emergency cleanup shortens retention."""
-    value = os.environ.get("CLEANOPS_EMERGENCY_FACTOR", "0.5")
+    """CLEANOPS_EMERGENCY_FACTOR (default DEFAULT_EMERGENCY_FACTOR): how much an emergency
+    cleanup shortens retention."""
+    value = os.environ.get("CLEANOPS_EMERGENCY_FACTOR", str(DEFAULT_EMERGENCY_FACTOR))
     try:
         factor = float(value)
     except ValueError:
@@ -92,7 +96,7 @@ class CleanupOptions:
     cleanup_type: str = "manual"
     dry_run: bool = True
     archive: bool = True                 # backups are skipped only when the user says so
-    emergency_factor: float = 0.5        # emergency: retention_days * factor
+    emergency_factor: float = DEFAULT_EMERGENCY_FACTOR  # emergency: retention_days * factor
     batch_size: int = 500                # objects (or rows) per transaction / per commit
     rate_limit: float = 0.0              # objects per second, 0 = unlimited
     data_types: list[str] | None = None  # None = every enabled policy

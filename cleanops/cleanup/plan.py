@@ -240,10 +240,11 @@ def dependency_phase(session: CleanupSession) -> int:
                     reason = (f"run {run_id} holds the latest materialization of an asset or partition"
                               if candidate.kind == "run" else f"compute log of run {run_id}, which is kept")
             elif candidate.kind == "staged_batch":
-                if built_at is None:
+                if built_at is None:  # outside a run (the CLI): build the location once, for its asset graph
                     from cleanops.definitions import build_definitions
 
                     built_at = downstream_built_at(build_definitions(), session.instance)
+                    session.downstream_built_at = built_at
                 reason = warehouse.blocked_by_downstream(candidate, built_at)
             if reason:
                 _exclude(out, candidate, reason)
@@ -252,15 +253,19 @@ def dependency_phase(session: CleanupSession) -> int:
 
 
 def downstream_built_at(defs, instance) -> Callable[[str], datetime | None]:
-    """For a staging table, when all the assets downstream of it were last built (the earliest), via
-    the asset graph of `defs`; None when nothing is downstream (then a later batch suffices)."""
-    import dagster as dg
+    """`downstream_built_at_in` over the asset graph of `defs`."""
+    return downstream_built_at_in(defs.resolve_asset_graph(), instance)
 
-    graph = defs.resolve_asset_graph()
+
+def downstream_built_at_in(graph, instance) -> Callable[[str], datetime | None]:
+    """For a staging table, when all the assets downstream of it were last built (the earliest), via
+    the asset graph; None when nothing is downstream (then a later batch suffices)."""
+    from cleanops.pipelines.naming import staging_table_key
+
     never = datetime.min.replace(tzinfo=timezone.utc)
 
     def built_at(table: str) -> datetime | None:
-        key = dg.AssetKey(["staging", table])
+        key = staging_table_key(table)
         if not graph.has(key):
             return None
         children = graph.get_children(graph.get(key))

@@ -30,23 +30,15 @@ def register(command: click.Command) -> None:
     cli.add_command(command)
 
 
-def _load_optional_groups() -> None:
-    from cleanops.optional import import_if_present
+def _add_groups() -> None:
+    from cleanops.cli import cleanup, lineage, quality, quarantine, schedules, trigger
 
-    for module_name, attribute in (
-        ("cleanops.cli.cleanup", "cleanup"),
-        ("cleanops.cli.quality", "quality"),
-        ("cleanops.cli.quarantine", "quarantine"),
-        ("cleanops.cli.lineage", "lineage"),
-        ("cleanops.cli.schedules", "schedules"),
-        ("cleanops.cli.trigger", "trigger"),
-    ):
-        module = import_if_present(module_name)
-        if module is not None:
-            cli.add_command(getattr(module, attribute))
+    for group in (cleanup.cleanup, quality.quality, quarantine.quarantine, lineage.lineage,
+                  schedules.schedules, trigger.trigger):
+        cli.add_command(group)
 
 
-_load_optional_groups()
+_add_groups()
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ def pipelines() -> None:
 def validate(files: tuple[Path, ...]) -> None:
     """Check pipeline files (default: the pipelines folder) with every rule the build applies; exit 1
     listing every error."""
-    from cleanops.pipelines.factory import build_checked
+    from cleanops.components.build import build_checked
 
     result = build_checked(load_files(list(files) if files else discover_files())).result
     for pipeline in result.pipelines:

@@ -6,8 +6,8 @@ import dagster as dg
 from cleanops import log_redaction
 from cleanops.ingestion.failures import load_failure
 from cleanops.ingestion.load import LoadReport, load_source, record_failure, utcnow
-from cleanops.ingestion.stage import staging_table_name
 from cleanops.pipelines.loader import LoadedPipeline
+from cleanops.pipelines.naming import staging_asset_key
 from cleanops.scheduling import policy, runtime
 
 
@@ -16,10 +16,6 @@ class IngestConfig(dg.Config):
 
     full_refresh: bool = False  # ignore the watermark and the file ledger: read everything again
     files: list[str] = []  # load only these files (set by a file-arrival sensor), then move them to processed/
-
-
-def staging_asset_key(pipeline_slug: str, source_id: str) -> dg.AssetKey:
-    return dg.AssetKey(["staging", staging_table_name(pipeline_slug, source_id)])
 
 
 def retry_policy_for(pipeline: LoadedPipeline) -> dg.RetryPolicy | None:

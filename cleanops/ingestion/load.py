@@ -22,9 +22,10 @@ from psycopg.types.json import Jsonb
 
 from cleanops.db import migrate
 from cleanops.ingestion import progress
-from cleanops.ingestion.stage import LoadCounts, Stager, staging_table_name
+from cleanops.ingestion.stage import LoadCounts, Stager
 from cleanops.ingestion.validate import Validator
 from cleanops.pipelines.loader import LoadedPipeline
+from cleanops.pipelines.naming import staging_table_name
 from cleanops.pipelines.schema import FileSource, SqlSource
 from cleanops.secrets import redact
 from cleanops.sources import ReadContext, read_source

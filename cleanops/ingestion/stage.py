@@ -31,6 +31,7 @@ from psycopg import sql
 
 from cleanops.ingestion.encode import Payload, encode
 from cleanops.ingestion.validate import RejectedRow, ValidatedChunk, Validator
+from cleanops.pipelines.naming import staging_table_name
 
 LOAD_ID, ROW_NUMBER = "_cleanops_load_id", "_cleanops_row_number"
 QUARANTINE_COLUMNS = ("batch_id", "pipeline_id", "source_id", "origin", "row_number", "error_code",
@@ -60,12 +61,6 @@ class LoadCounts:
         self.records_quarantined += count
         self.rejected_by_code[code] += count
         self.example_by_code.setdefault(code, example)
-
-
-def staging_table_name(pipeline_slug: str, source_id: str) -> str:
-    from cleanops.pipelines.schema import staging_table_name as name_rule  # validation applies the same rule
-
-    return name_rule(pipeline_slug, source_id)
 
 
 _COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

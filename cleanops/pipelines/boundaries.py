@@ -20,8 +20,8 @@ import os
 from pathlib import Path
 
 from cleanops import settings
+from cleanops.pipelines.naming import DEFAULT_DESTINATION_SCHEMA as MARTS_SCHEMA, destination_relation
 
-MARTS_SCHEMA = "marts"  # the destination schema of a table named without one
 RESERVED_SCHEMAS = frozenset({"cleanops", "cleanops_archive", "staging", "quarantine", "transform",
                               "information_schema"})
 RESERVED_SCHEMA_PREFIX = "pg_"
@@ -42,12 +42,6 @@ def is_reserved_schema(schema: str) -> bool:
 def destination_schemas() -> tuple[str, ...]:
     """The schemas destinations may write: marts plus the administrator's list, minus reserved ones."""
     return (MARTS_SCHEMA, *(s for s in settings.destination_schemas() if not is_reserved_schema(s)))
-
-
-def destination_relation(table: str) -> tuple[str, str]:
-    """`schema.table` or `table` (in marts) as (schema, table)."""
-    schema, _, name = table.rpartition(".")
-    return schema or MARTS_SCHEMA, name
 
 
 def destination_problem(table: str) -> str | None:

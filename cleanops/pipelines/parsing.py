@@ -3,7 +3,8 @@
 Plain `yaml.safe_load` and `json.loads` keep the last of two equal keys, so a second
 `table:` silently replaces the first; and YAML aliases let a few hundred bytes stand for
 billions of nodes that only blow up later, when a run walks them. Here a duplicate key is an
-error naming its line, and aliases may stand for a bounded number of nodes in all.
+error naming its line, and aliases may stand for a bounded number of nodes in all. The line
+of any key can be found again (`key_line`), so later errors (an unknown key) can name it too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from pathlib import Path
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_FILE_BYTES = 4 << 20  # a pipeline file is a few KB; beyond this it is not one
 MAX_ALIAS_NODES = 10_000  # nodes that aliases may repeat, summed over the file
@@ -152,3 +153,26 @@ def read_document(path: Path) -> object:
     except UnicodeDecodeError as error:
         raise DocumentError(f"not UTF-8 text: {error}") from error
     return parse_json(text) if path.suffix == ".json" else parse_yaml(text)
+
+
+def key_line(text: str, path: list) -> int | None:
+    """The 1-based line of the key at `path` (mapping keys and list indexes from the root), or None.
+
+    JSON is read as YAML here, as for duplicate keys: its decoder keeps no positions.
+    """
+    try:
+        node = yaml.compose(text, Loader=StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except (DocumentError, yaml.YAMLError, RecursionError, ValueError, OverflowError):
+        return None
+    line = None
+    for item in path:
+        if isinstance(node, MappingNode):
+            entry = next(((k, v) for k, v in node.value if isinstance(k, ScalarNode) and k.value == str(item)), None)
+            if entry is None:
+                return None
+            line, node = entry[0].start_mark.line + 1, entry[1]
+        elif isinstance(node, SequenceNode) and isinstance(item, int) and 0 <= item < len(node.value):
+            node = node.value[item]
+        else:
+            return None
+    return line

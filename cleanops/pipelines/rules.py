@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cleanops.pipelines import boundaries
-from cleanops.pipelines.schema import FileArrivalTrigger, FileSource, PipelineSpec, staging_table_name
+from cleanops.pipelines.naming import staging_table_name
+from cleanops.pipelines.schema import FileArrivalTrigger, FileSource, PipelineSpec
 
 Problem = tuple[str, str]
 
@@ -42,8 +43,7 @@ def destination_relations(spec: PipelineSpec) -> dict[str, str]:
     """`schema.table` (lower case, as PostgreSQL compares them) → the field that names it."""
     relations: dict[str, str] = {}
     for index, destination in enumerate(spec.destinations):
-        relations.setdefault(".".join(boundaries.destination_relation(destination.table)).lower(),
-                             f"destinations[{index}].table")
+        relations.setdefault(destination.relation.lower(), f"destinations[{index}].table")
     return relations
 
 
@@ -101,7 +101,7 @@ def _destination_problems(spec: PipelineSpec) -> list[Problem]:
         if problem:
             found.append((where, problem))
             continue
-        relation = ".".join(boundaries.destination_relation(destination.table)).lower()
+        relation = destination.relation.lower()
         if relation in seen:
             found.append((where, f"{relation} is already the destination {seen[relation]}"))
         seen.setdefault(relation, where)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from cleanops.pipelines.loader import LoadedPipeline, load_pipelines
+from cleanops.pipelines.naming import ingestion_run_config
 
 CLI_TAGS = {"cleanops/trigger": "cli"}
 
@@ -46,11 +47,8 @@ def find_pipeline(pipeline_id: str) -> LoadedPipeline:
 
 def full_refresh_config(pipeline: LoadedPipeline) -> dict:
     """`full_refresh` for the ingestion assets only: dbt models and checks take no such config."""
-    from cleanops.ingestion.assets import staging_asset_key
-
-    ops = {staging_asset_key(pipeline.spec.slug, source.id).to_python_identifier():
-           {"config": {"full_refresh": True}} for source in pipeline.spec.data_sources}
-    return {"ops": ops}
+    return ingestion_run_config(pipeline.spec.slug,
+                                {source.id: {"full_refresh": True} for source in pipeline.spec.data_sources})
 
 
 @contextmanager

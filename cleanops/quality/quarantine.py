@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from cleanops.db import migrate
-from cleanops.ingestion.stage import Stager, staging_table_name
+from cleanops.ingestion.stage import Stager
 from cleanops.ingestion.validate import ValidatedChunk, Validator
 from cleanops.pipelines.loader import LoadedPipeline
+from cleanops.pipelines.naming import staging_table_name
 from cleanops.sources.base import SourceChunk, to_text
 from cleanops.warehouse import engine_for_pipeline
 

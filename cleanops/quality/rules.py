@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from cleanops.ingestion.assets import staging_asset_key
-from cleanops.ingestion.stage import staging_table_name
 from cleanops.pipelines.loader import LoadedPipeline
+from cleanops.pipelines.naming import destination_asset_key, staging_asset_key, staging_table_name
 from cleanops.pipelines.schema import QualityRule
-from cleanops.transform.models import DEFAULT_DESTINATION_SCHEMA
 
 logger = logging.getLogger("cleanops")
 STAGING_KEY_COLUMNS = ("_cleanops_row_number",)
@@ -90,10 +88,9 @@ def _staging_targets(pipeline: LoadedPipeline) -> dict[str, CheckTarget]:
 def _destination_targets(pipeline: LoadedPipeline) -> dict[str, CheckTarget]:
     targets = {}
     for destination in pipeline.spec.destinations:
-        schema, _, table = destination.table.rpartition(".")
-        schema = schema or DEFAULT_DESTINATION_SCHEMA
-        target = CheckTarget(pipeline, dg.AssetKey([schema, table]), schema, table, ())
-        targets[table] = targets[f"{schema}.{table}"] = target
+        schema, table = destination.schema_name, destination.table_name
+        target = CheckTarget(pipeline, destination_asset_key(destination.table), schema, table, ())
+        targets[table] = targets[destination.relation] = target
     return targets
 
 

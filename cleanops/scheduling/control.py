@@ -19,6 +19,7 @@ import dagster as dg
 from cleanops import settings
 from cleanops.db import connection
 from cleanops.pipelines.loader import LoadedPipeline, load_pipelines
+from cleanops.pipelines.naming import ingestion_run_config
 from cleanops.scheduling import cron, definitions, graphql, overdue, policy
 
 
@@ -64,13 +65,11 @@ def run_tags_for(priority: str | None = None) -> dict[str, str]:
 
 def file_run_config(pipeline: LoadedPipeline, file: str) -> dict:
     """Run config that makes a file pipeline load exactly `file` (as its sensor does)."""
-    from cleanops.ingestion.assets import staging_asset_key
     from cleanops.scheduling.landing import file_arrival_triggers, landing_folder
 
     triggers = file_arrival_triggers(pipeline)
     source_id = landing_folder(pipeline, triggers[0]).source.id if triggers else pipeline.spec.data_sources[0].id
-    op_name = staging_asset_key(pipeline.spec.slug, source_id).to_python_identifier()
-    return {"ops": {op_name: {"config": {"files": [file]}}}}
+    return ingestion_run_config(pipeline.spec.slug, {source_id: {"files": [file]}})
 
 
 def submit_runs(instance: dg.DagsterInstance, requests: list[tuple[LoadedPipeline, dict[str, str] | None]],

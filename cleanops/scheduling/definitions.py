@@ -1,4 +1,4 @@
-"""Schedules, sensors and automation for every pipeline file (called by cleanops.definitions).
+"""Schedules, sensors and automation of one pipeline (called by cleanops.components.build).
 
 - `schedule.type: cron` → a Dagster schedule in the pipeline's time zone;
 - `schedule.type: event` → one sensor per file_arrival / new_rows trigger (external
@@ -17,10 +17,10 @@ import os
 
 import dagster as dg
 
-from cleanops.ingestion.assets import staging_asset_key
 from cleanops.pipelines.loader import LoadedPipeline, LoadResult
+from cleanops.pipelines.naming import staging_asset_key
 from cleanops.pipelines.schema import FileArrivalTrigger, NewRowsTrigger
-from cleanops.scheduling import policy, sensors, worker_monitor
+from cleanops.scheduling import policy, sensors
 
 logger = logging.getLogger("cleanops")
 
@@ -103,13 +103,3 @@ def warn_about_unknown_upstreams(result: LoadResult) -> None:
         if missing:
             logger.warning("%s: depends_on names unknown pipeline(s) %s; it will not run until they exist",
                            pipeline.file, ", ".join(missing))
-
-
-def build(result: LoadResult) -> dg.Definitions:
-    warn_about_unknown_upstreams(result)
-    schedules, all_sensors = [], [worker_monitor.dead_run_workers]
-    for pipeline in result.pipelines:
-        pipeline_schedules, pipeline_sensors = build_pipeline_scheduling(pipeline)
-        schedules += pipeline_schedules
-        all_sensors += pipeline_sensors
-    return dg.Definitions(schedules=schedules, sensors=all_sensors)

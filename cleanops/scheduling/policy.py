@@ -12,7 +12,8 @@ import time
 
 import dagster as dg
 
-from cleanops.pipelines.schema import PipelineSpec, to_identifier
+from cleanops.pipelines.naming import to_identifier
+from cleanops.pipelines.schema import PipelineSpec
 from cleanops.scheduling import cron
 
 # `dagster/priority`: higher is dequeued first. Medium is Dagster's default (0) so that jobs

@@ -15,8 +15,8 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from cleanops.ingestion.assets import staging_asset_key
 from cleanops.pipelines.loader import LoadedPipeline
+from cleanops.pipelines.naming import ingestion_run_config
 from cleanops.pipelines.schema import FileArrivalTrigger, NewRowsTrigger
 from cleanops.scheduling import landing
 from cleanops.scheduling.policy import TRIGGER_TAG, is_active
@@ -49,13 +49,13 @@ def file_run_request(folder: landing.LandingFolder, pipeline: LoadedPipeline,
                      batch: list[tuple[Path, str]]) -> dg.RunRequest:
     """One run that loads exactly these files. The run key is derived from their content
     hashes, so the same content seen again never starts a second run from this sensor."""
-    op_name = staging_asset_key(pipeline.spec.slug, folder.source.id).to_python_identifier()
     hashes = sorted(sha for _, sha in batch)
     key = hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest()
     names = [path.name for path, _ in batch]
     return dg.RunRequest(
         run_key=f"{folder.source.id}:{key}",
-        run_config={"ops": {op_name: {"config": {"files": [str(path) for path, _ in batch]}}}},
+        run_config=ingestion_run_config(pipeline.spec.slug,
+                                        {folder.source.id: {"files": [str(path) for path, _ in batch]}}),
         tags={TRIGGER_TAG: "file_arrival", "cleanops/files": json.dumps(names)[:4000],
               "cleanops/file_count": str(len(names))},
     )

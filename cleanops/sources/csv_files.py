@@ -113,13 +113,14 @@ class _PieceParser:
                                                     null_values=[])
 
     def parse(self, piece: "_Piece") -> list[pa.RecordBatch]:
-        self.piece, self.search_from, self.found_at, self.found_line = piece, 0, 0, None
+        self.piece = piece
         self.read_options.skip_rows = 1 if piece.offset == 0 else 0  # the header
         self.read_options.block_size = len(piece.data) + 1  # one batch per piece
         if not piece.data.isascii() and not _is_utf8(piece.data):
             # pyarrow cannot hand a malformed row that is not valid UTF-8 to the handler (it
             # reports an unraisable error and fails): Python's csv module reads quotes the same way.
             return [self._parse_in_python(piece)]
+        self.invalid_rows = 0
         try:
             table = pacsv.read_csv(pa.py_buffer(piece.data), read_options=self.read_options,
                                    parse_options=self.parse_options, convert_options=self.convert_options)
@@ -128,32 +129,16 @@ class _PieceParser:
                 return []  # the header alone, or blank lines
             raise SourceError(f"{self.path}: cannot parse CSV near line {self.lines.line_at(piece.offset)}: "
                               f"{error}") from error
+        if self.invalid_rows:
+            # pyarrow numbers records, not lines, and a quoted field may hold line ends: the
+            # rare piece with a malformed row is read again by Python's csv module, which
+            # tells the line every record starts on.
+            return [self._parse_in_python(piece)]
         return table.to_batches()
 
     def _on_invalid_row(self, row) -> str:
-        line = self._physical_line(row.text, row.number)
-        self.malformed.append(RowProblem(
-            row_number=line, error_code="MALFORMED_ROW", field=None,
-            message=f"line {line}: expected {row.expected_columns} fields, found {row.actual_columns}",
-            raw=row.text,
-        ))
+        self.invalid_rows += 1
         return "skip"
-
-    def _physical_line(self, text: str, number: int | None) -> int:
-        """The line a malformed row starts on. pyarrow numbers records, not lines (a quoted
-        field may hold line ends), so the row's text is looked up in the piece, in order."""
-        data, wanted = self.piece.data, text.encode()
-        at = data.find(wanted, self.search_from)
-        while at >= 0 and not ((at == 0 or data[at - 1] in b"\r\n")
-                               and data[at + len(wanted):at + len(wanted) + 1] in (b"", b"\r", b"\n")):
-            at = data.find(wanted, at + 1)
-        if self.found_line is None:
-            self.found_line = self.lines.line_at(self.piece.offset)
-        if at < 0:  # not found as a whole line: count records, as pyarrow does
-            return self.found_line + (number or 1) - 1
-        self.found_line += count_lines(data, self.found_at, at)
-        self.found_at, self.search_from = at, at + 1
-        return self.found_line
 
     def _parse_in_python(self, piece: "_Piece") -> pa.RecordBatch:
         text = piece.data.decode("utf-8", errors="surrogateescape")
@@ -324,14 +309,19 @@ class _Unterminated:
     offset: int
     quote_offset: int
     too_long: bool
+    closed: bool = False  # the quoted field closed, but only after the record passed the limit
 
     def problem(self, lines: _LineCounter, origin: str) -> RowProblem:
         line = lines.line_at(self.offset)
         opened = lines.line_at(self.quote_offset)
-        reason = (f"the quoted field is not closed within {_size(MAX_RECORD_BYTES)}" if self.too_long
-                  else "the quoted field is never closed")
-        message = (f"line {line}: unterminated quote opened on line {opened} ({reason}); "
-                   f"reading resumed on line {opened + 1}")
+        if self.closed:
+            message = (f"line {line}: the quoted field opened on line {opened} holds line ends and makes "
+                       f"the record longer than {_size(MAX_RECORD_BYTES)}; reading resumed on line {opened + 1}")
+        else:
+            reason = (f"the quoted field is not closed within {_size(MAX_RECORD_BYTES)}" if self.too_long
+                      else "the quoted field is never closed")
+            message = (f"line {line}: unterminated quote opened on line {opened} ({reason}); "
+                       f"reading resumed on line {opened + 1}")
         return RowProblem(line, "MALFORMED_ROW", None, message,
                           self.data.decode("utf-8", errors="backslashreplace"))
 
@@ -382,6 +372,11 @@ class _RecordCutter:
                     if data:
                         yield _Piece(data, self.offset)  # the last record, without a line end
                     return b""
+                if len(data) > MAX_RECORD_BYTES and self.line_end in data:
+                    # No line end outside quotes, so these are inside a closed quoted field:
+                    # a record over the limit across lines, not one over-long line.
+                    data = yield from self._unterminated(data, data.index(b'"'), too_long=True, closed=True)
+                    continue
                 if len(data) > MAX_RECORD_BYTES:
                     raise SourceError(f"{self.origin}: line {self.lines.line_at(self.offset)} is longer than "
                                       f"{_size(MAX_RECORD_BYTES)}")
@@ -391,14 +386,14 @@ class _RecordCutter:
             data = yield from self._unterminated(data, open_quote, too_long=not final)
         return b""
 
-    def _unterminated(self, data: bytes, open_quote: int, too_long: bool):
+    def _unterminated(self, data: bytes, open_quote: int, too_long: bool, closed: bool = False):
         """Quarantine the record up to the end of the line its stray quote opened on, and
         give back what follows to be read as records again."""
         line_end = data.find(self.line_end, open_quote)
         resume = len(data) if line_end < 0 else line_end + 1
         if data[resume - 1:resume + 1] == b"\r\n":
             resume += 1
-        yield _Unterminated(data[:resume], self.offset, self.offset + open_quote, too_long)
+        yield _Unterminated(data[:resume], self.offset, self.offset + open_quote, too_long, closed)
         self.offset += resume
         return data[resume:]
 

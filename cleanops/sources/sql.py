@@ -15,20 +15,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from cleanops import secrets
+from cleanops.pipelines.placeholders import bind_placeholders
 from cleanops.sources.base import ReadContext, SourceChunk, SourceError, normalise_column_names, records_to_batch
 from cleanops.sources.errors import TransientSourceError, is_transient_database_error
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql",
            "mariadb": "mysql+pymysql", "sqlite": "sqlite"}
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\?", re.S)
 
 
 def connection_variable(name: str) -> str:
@@ -57,23 +56,6 @@ def connection_url(name: str) -> str | None:
     if "+" not in url.drivername and backend in DRIVERS:
         url = url.set(drivername=DRIVERS[backend])
     return url.render_as_string(hide_password=False)
-
-
-def count_placeholders(query: str) -> int:
-    return sum(1 for m in _TOKEN.finditer(query) if m.group(0) == "?")
-
-
-def bind_placeholders(query: str) -> str:
-    """`?` outside literals, quoted names and comments → `:p0`, `:p1`, … for sa.text()."""
-    counter = iter(range(10_000))
-
-    def replace(match: re.Match) -> str:
-        token = match.group(0)
-        return f":p{next(counter)}" if token == "?" else token
-
-    # A literal colon (e.g. a PostgreSQL ::cast) must not be read as a bind by sa.text().
-    escaped = re.sub(r"(?<!\\):", r"\\:", query)
-    return _TOKEN.sub(replace, escaped)
 
 
 def resolve_parameter(value: Any, context: ReadContext) -> Any:

@@ -65,6 +65,7 @@ def build_dbt_assets(hmac_groups: set[str], pipeline_ids: dict[str, str]) -> dg.
 
 
 def build(result: LoadResult) -> dg.Definitions:
+    """The transform area (cleanops/defs/transform/): `result` holds the pipelines that built."""
     if not project.manifest_path().exists():
         logger.warning("no dbt manifest at %s: run `python -m cleanops.transform.prepare`; "
                        "dbt models are left out", project.manifest_path())

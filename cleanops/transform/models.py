@@ -7,7 +7,7 @@ schema the destination names), incremental unless the chain aggregates.
 
 Everything that reaches SQL is either a validated identifier (schema.py's pattern, then
 double-quoted here), a fixed template, or a derived expression already re-rendered by
-sqlglot (cleanops.transform.expressions). The HMAC key never appears: the SQL reads the
+sqlglot (cleanops.pipelines.expressions). The HMAC key never appears: the SQL reads the
 key's pads from a session setting that the dbt asset passes through PGOPTIONS.
 """
 
@@ -20,19 +20,19 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from cleanops.ingestion.stage import staging_table_name
 from cleanops.pipelines.loader import LoadedPipeline
+from cleanops.pipelines.naming import (
+    STAGING_SCHEMA, destination_model_name, staging_table_name, step_model_name,
+)
 from cleanops.pipelines.schema import (
     AggregationStep, AnonymizationStep, CleansingStep, EnrichmentStep, Join, ValidationStep,
 )
 
 logger = logging.getLogger("cleanops")
 STEP_SCHEMA = "transform"
-DEFAULT_DESTINATION_SCHEMA = "marts"
-STAGING_SOURCE = "staging"
+STAGING_SOURCE = STAGING_SCHEMA  # dbt's source of the staged tables is named like their schema
 HMAC_INNER_SETTING = "cleanops.hmac_ipad"
 HMAC_OUTER_SETTING = "cleanops.hmac_opad"
-MAX_NAME = 63
 CASE_FUNCTIONS = {"upper": "upper", "lower": "lower", "title": "initcap"}
 
 
@@ -67,15 +67,6 @@ class GeneratedPipeline:
     models: list[GeneratedModel] = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)
     uses_hmac: bool = False
-
-
-def model_name(slug: str, suffix: str) -> str:
-    """`<slug>__<suffix>`, shortened with a hash when PostgreSQL's 63 characters would not hold it."""
-    name = f"{slug}__{suffix}"
-    if len(name) <= MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{slug[:MAX_NAME - len(suffix) - 12]}_{digest}__{suffix}"[:MAX_NAME]
 
 
 # --- anonymization -----------------------------------------------------------------------
@@ -225,9 +216,8 @@ def meta(pipeline: LoadedPipeline, **extra) -> dict:
 
 
 def destination_model(pipeline: LoadedPipeline, destination, upstream: str, state: dict) -> GeneratedModel:
-    schema, _, table = destination.table.rpartition(".")
-    schema = schema or DEFAULT_DESTINATION_SCHEMA
-    name = model_name(pipeline.spec.slug, table)
+    schema, table = destination.schema_name, destination.table_name
+    name = destination_model_name(pipeline.spec.slug, destination.table)
     incremental = not state["aggregated"]
     key = state["dedupe_key"] if incremental else None
     header = model_config(
@@ -241,7 +231,7 @@ def destination_model(pipeline: LoadedPipeline, destination, upstream: str, stat
         "name": name,
         "description": f"Destination `{schema}.{table}` of pipeline {pipeline.spec.pipeline_id}"
                        f" ({'incremental by staged batch' if incremental else 'rebuilt each run'}).",
-        "config": {"meta": meta(pipeline, role="destination", table=f"{schema}.{table}")},
+        "config": {"meta": meta(pipeline, role="destination", table=destination.relation)},
         "columns": destination_tests(state),
     }
     return GeneratedModel(name, header + body, properties, "destination")
@@ -271,7 +261,7 @@ def generate_pipeline(pipeline: LoadedPipeline) -> GeneratedPipeline:
     for position, step in enumerate(spec.transformations, start=1):
         if isinstance(step, ValidationStep):
             continue
-        name = model_name(spec.slug, f"s{position:02d}_{step.type}")
+        name = step_model_name(spec.slug, position, step.type)
         sql = model_config(materialized="view", schema=STEP_SCHEMA) + step_sql(step, upstream, pipeline)
         generated.models.append(GeneratedModel(name, sql, {
             "name": name, "description": f"Step {position} ({step.type}) of pipeline {spec.pipeline_id}.",
@@ -322,14 +312,14 @@ def render_files(pipelines: list[LoadedPipeline]) -> dict[str, str]:
     if not sources:
         return files
     files["_staging_sources.yml"] = yaml.safe_dump({"version": 2, "sources": [{
-        "name": STAGING_SOURCE, "schema": "staging",
+        "name": STAGING_SOURCE, "schema": STAGING_SCHEMA,
         "description": "Validated rows staged by CleanOps ingestion, one table per pipeline source.",
         "tables": sources}]}, sort_keys=False)
     return files
 
 
 def destination_relations(pipeline: LoadedPipeline) -> list[str]:
-    return [d.table if "." in d.table else f"{DEFAULT_DESTINATION_SCHEMA}.{d.table}" for d in pipeline.spec.destinations]
+    return [d.relation for d in pipeline.spec.destinations]
 
 
 def _relation_clash(pipeline: LoadedPipeline, relations: dict[str, str]) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
+from cleanops.pipelines.naming import staging_table_key
 from cleanops.transform.models import STAGING_SOURCE
 
 DEFAULT_GROUP = "dbt"
@@ -32,7 +33,7 @@ class CleanOpsTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         props = dbt_resource_props
         if props["resource_type"] == "source" and props.get("source_name") == STAGING_SOURCE:
-            return dg.AssetKey(["staging", props["name"]])
+            return staging_table_key(props["name"])
         if props["resource_type"] in ("model", "seed", "snapshot"):
             return dg.AssetKey([props["schema"], props.get("alias") or props["name"]])
         return super().get_asset_key(props)

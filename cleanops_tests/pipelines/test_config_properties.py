@@ -9,7 +9,7 @@ import yaml
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from cleanops.pipelines.factory import build_checked
+from cleanops.components.build import build_checked
 from cleanops.pipelines.loader import PipelineError, load_files
 
 BASE = {

@@ -83,7 +83,7 @@ def test_bad_file_does_not_stop_other_pipelines(pipelines_dir):
     assert [p.spec.pipeline_id for p in result.pipelines] == ["user-data-etl-001"]
     assert len(result.errors) == 1 and result.errors[0].file.name == "bad.yaml"
 
-    from cleanops.pipelines.factory import build_all
+    from cleanops.components.build import build_all
 
     defs = build_all(result)
     assert defs.resolve_job_def("user_data_etl_001") is not None

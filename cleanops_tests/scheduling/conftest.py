@@ -69,7 +69,11 @@ def daemon_pipelines() -> list[dict]:
                                            "interval_seconds": 5}]}),
         _file_pipeline(ids["cron"], "seed.csv", schedule={"type": "cron", "expression": kolkata_cron(),
                                                           "timezone": "Asia/Kolkata", "enabled": False}),
-        _file_pipeline(ids["low"], "seed.csv", priority="low", destinations=writing("low")),
+        # Each run of "low" takes 5 s, so the runs queued behind the first are still queued
+        # when the urgent one is submitted.
+        {"pipeline_id": ids["low"], "priority": "low", "destinations": writing("low"), "data_sources": [{
+            "id": "rows", "type": "postgresql", "connection": MONITORED_CONNECTION,
+            "query": "SELECT 1 AS id FROM pg_sleep(5)"}]},
         _file_pipeline(ids["shared-a"], "seed.csv", destinations=writing("a")),
         _file_pipeline(ids["upstream"], "upstream.csv"),
         _file_pipeline(ids["downstream"], "seed.csv", depends_on=[ids["upstream"]]),

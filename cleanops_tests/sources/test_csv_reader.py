@@ -106,6 +106,27 @@ def test_the_record_limit_counts_the_line_end(tmp_path, monkeypatch):
         read(path, monkeypatch, piece_bytes=1)
 
 
+def test_a_quoted_record_over_the_limit_across_lines_is_quarantined_not_a_failed_file(tmp_path, monkeypatch):
+    """Found by the hostile-bytes property: no line is over the limit, but a quoted line end
+    joins two lines into one record that is: its first line is quarantined, the rest read."""
+    monkeypatch.setattr(csv_files, "MAX_RECORD_BYTES", 16)
+    path = tmp_path / "joined.csv"
+    path.write_bytes(b'a,b\n' + b'aaaaaaaaaaaa,"\r\n"')
+    rows, problems, _ = read(path, monkeypatch, piece_bytes=1)
+    assert problems[0].error_code == "MALFORMED_ROW" and problems[0].row_number == 2
+    assert "quoted field opened on line 2" in problems[0].message
+    assert len(rows) + len(problems) >= 1
+
+
+def test_a_malformed_row_after_a_quoted_line_end_is_numbered_by_its_own_line(tmp_path, monkeypatch):
+    """Found by the round-trip property: a row's text also found inside an earlier quoted
+    field (`""` after a quoted CR) was numbered by that earlier place."""
+    path = tmp_path / "lines.csv"
+    path.write_bytes(b'x,y,z\n"","\r""\r"\n""\n""')
+    _, problems, _ = read(path, monkeypatch, piece_bytes=1)
+    assert [p.row_number for p in problems] == [2, 5, 6]
+
+
 # --- Compression ---------------------------------------------------------------------
 
 CONTENT = b'id,name\n1,alpha\n2,"multi\nline"\n3,gamma\n'

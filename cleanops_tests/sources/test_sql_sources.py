@@ -8,7 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from cleanops.sources.sql import bind_placeholders, count_placeholders
+from cleanops.pipelines.placeholders import bind_placeholders, count_placeholders
 from cleanops_tests.conftest import unique_id
 from cleanops_tests.ingestion.helpers import codes, count, materialize_pipeline, table_names
 

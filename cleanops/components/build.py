@@ -1,5 +1,7 @@
-"""Pipeline files → Dagster definitions: assets per source and a job per pipeline, each built in its own
-error boundary."""
+"""One pipeline → its Dagster definitions: ingestion assets per source, GE checks, the job, the
+schedule and the sensors. The `Pipeline` and `PipelineFiles` components call this module;
+`cleanops pipelines validate` calls `build_checked`, so what validates is what loads.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +11,12 @@ from pathlib import Path
 import dagster as dg
 
 from cleanops.ingestion.assets import build_source_asset, staging_asset_key
-from cleanops.optional import import_if_present
 from cleanops.pipelines.loader import LoadedPipeline, LoadResult, PipelineError
+from cleanops.quality.checks import build_quality_check
+from cleanops.quality.rules import check_targets
 from cleanops.scheduling import policy
+from cleanops.scheduling.definitions import build_pipeline_scheduling
+from cleanops.transform import models
 
 
 def pipeline_job_name(pipeline: LoadedPipeline) -> str:
@@ -32,7 +37,7 @@ def build_pipeline_job(pipeline: LoadedPipeline) -> dg.UnresolvedAssetJobDefinit
 
 
 def upstream_asset_keys(pipeline: LoadedPipeline, result: LoadResult | None) -> tuple[dg.AssetKey, ...]:
-    """The ingestion assets of the pipelines named in `depends_on` (unknown ids are skipped)."""
+    """The ingestion assets of the pipelines named in `depends_on` that `result` holds (others are skipped)."""
     if result is None:
         return ()
     known = {p.spec.pipeline_id: p for p in result.pipelines}
@@ -42,13 +47,13 @@ def upstream_asset_keys(pipeline: LoadedPipeline, result: LoadResult | None) -> 
 
 
 def build_pipeline_definitions(pipeline: LoadedPipeline, result: LoadResult | None = None) -> dg.Definitions:
+    """Everything one pipeline defines except its dbt models (one project-wide @dbt_assets holds those)."""
     upstream = upstream_asset_keys(pipeline, result)
     assets = [build_source_asset(pipeline, source, upstream) for source in pipeline.spec.data_sources]
-    return dg.Definitions(assets=assets, jobs=[build_pipeline_job(pipeline)])
-
-
-# Areas whose per-pipeline definitions are tried one pipeline at a time (cleanops/<area>/definitions.py).
-TRIED_AREAS = ("quality", "scheduling")
+    checks = [build_quality_check(target) for target in check_targets(pipeline)]
+    schedules, sensors = build_pipeline_scheduling(pipeline)
+    return dg.Definitions(assets=assets, asset_checks=checks, jobs=[build_pipeline_job(pipeline)],
+                          schedules=schedules, sensors=sensors)
 
 
 @dataclass
@@ -88,23 +93,22 @@ def build_checked(result: LoadResult) -> CheckedBuild:
     return CheckedBuild(kept, dg.Definitions.merge(*built) if built else dg.Definitions())
 
 
-def _try_build(pipeline: LoadedPipeline, result: LoadResult) -> tuple[dg.Definitions, set[str]]:
+def build_one(pipeline: LoadedPipeline, result: LoadResult | None = None) -> dg.Definitions:
+    """One pipeline's definitions, with the checks `build_checked` applies (raises on the first problem)."""
+    definitions, _ = _try_build(pipeline, result)
+    return definitions
+
+
+def _try_build(pipeline: LoadedPipeline, result: LoadResult | None) -> tuple[dg.Definitions, set[str]]:
     """The pipeline's own definitions, and the names it claims: asset keys and dbt model names."""
     definitions = build_pipeline_definitions(pipeline, result)
     names = {f"asset {key.to_user_string()}" for asset in definitions.assets or [] for key in asset.keys}
-    alone = LoadResult(pipelines=[pipeline])
-    for area in TRIED_AREAS:
-        module = import_if_present(f"cleanops.{area}.definitions")
-        if module is not None:
-            module.build(alone)
-    models = import_if_present("cleanops.transform.models")
-    if models is not None:
-        generated = models.generate_pipeline(pipeline)
-        model_names = [model.name for model in generated.models]
-        if len(set(model_names)) != len(model_names):
-            raise ValueError(f"two of its dbt models would share a name ({', '.join(sorted(model_names))}): "
-                             "rename the destination table")
-        names |= {f"dbt model {name}" for name in model_names}
+    generated = models.generate_pipeline(pipeline)
+    model_names = [model.name for model in generated.models]
+    if len(set(model_names)) != len(model_names):
+        raise ValueError(f"two of its dbt models would share a name ({', '.join(sorted(model_names))}): "
+                         "rename the destination table")
+    names |= {f"dbt model {name}" for name in model_names}
     return definitions, names
 
 
