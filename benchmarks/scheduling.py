@@ -130,13 +130,12 @@ def empty_runs(instance, daemon) -> list[tuple[float, float]]:
 
     pipeline = load_pipelines().by_id("bench-empty")
     results = []
-    with control.open_workspace(instance) as workspace:
-        for _ in range(EMPTY_RUNS):
-            run = control.submit_run(instance, workspace, pipeline)
-            record = wait(lambda: next(iter(r for r in instance.get_run_records(dg.RunsFilter(run_ids=[run.run_id]))
-                                            if r.dagster_run.is_finished), None), 300, "an empty run", daemon)
-            results.append((record.start_time - record.create_timestamp.timestamp(),
-                            record.end_time - record.start_time))
+    for _ in range(EMPTY_RUNS):
+        run = control.submit_runs(instance, [(pipeline, None)])[0]
+        record = wait(lambda: next(iter(r for r in instance.get_run_records(dg.RunsFilter(run_ids=[run.run_id]))
+                                        if r.dagster_run.is_finished), None), 300, "an empty run", daemon)
+        results.append((record.start_time - record.create_timestamp.timestamp(),
+                        record.end_time - record.start_time))
     return results
 
 

@@ -162,7 +162,7 @@ class Executor:
         started = utcnow()
         try:
             outcome = runs.delete_batch(self.session.instance_engine, self.session.cleanup_id, batch,
-                                        self.options.archive, self._protected)
+                                        self.options.archive, self._protected, self.session.instance)
         except Exception as error:  # the batch's transaction rolled back: nothing of it changed
             self.kept_runs.update(c.key for c in batch)
             return [AuditAction(c, "failed", "failed", error=str(error), size=0, started_at=started) for c in batch]
@@ -175,7 +175,8 @@ class Executor:
             if status == "deleted":
                 self.deleted_runs.add(candidate.key)
                 self.totals.runs_deleted += 1
-                actions.append(AuditAction(candidate, "deleted", "ok", archive_location=location, size=size,
+                actions.append(AuditAction(candidate, "deleted", "ok", reason=detail or None,
+                                           archive_location=None if detail else location, size=size,
                                            started_at=started))
             else:
                 self.kept_runs.add(candidate.key)

@@ -12,12 +12,19 @@ Deletion is set-based, in the instance database, one transaction per batch: the 
 moved into `cleanops_archive` (one DELETE ... RETURNING feeding an INSERT per table), after re-checking each run's
 status, age and materialization role inside the transaction. That is what lets a
 cleanup remove 20,000 runs far faster than a loop over `instance.delete_run`.
+
+Those statements know Dagster's storage tables, which are not a public API. They run only
+when the instance database's schema revision (its `alembic_version`, which Dagster stamps on
+every storage migration) is the one they were written for (`FAST_PATH_SCHEMA`). On any other
+revision runs are deleted one by one through the public `instance.delete_run`, without
+archiving their rows, and event-log chatter is left alone; a warning says so.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import functools
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -31,6 +38,11 @@ from cleanops.cleanup.models import Candidate
 from cleanops.cleanup.policies import TERMINAL_STATUSES, Policy
 
 PAGE = 1000
+# The Dagster storage schema (alembic revision of the instance database, dagster 1.13.27) the
+# set-based statements below were written and tested against.
+FAST_PATH_SCHEMA = "29b539ebc72a"
+
+logger = logging.getLogger(__name__)
 # Tables holding a run's rows, in the order restore re-inserts them (runs before its tags).
 RUN_TABLES = ("runs", "run_tags", "event_logs", "asset_event_tags", "asset_check_executions")
 
@@ -55,6 +67,30 @@ def dagster_instance():
 
     connection.apply_environment()
     return dg.DagsterInstance.get()
+
+
+def storage_schema(engine: sa.Engine) -> str | None:
+    """The alembic revision Dagster stamped on the instance database (None before its first use)."""
+    with engine.connect() as conn:
+        if conn.scalar(sa.text("SELECT to_regclass('alembic_version')")) is None:
+            return None
+        return conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+
+
+_warned: set[str | None] = set()
+
+
+def fast_path_ok(engine: sa.Engine) -> bool:
+    """Whether the instance database has the schema the set-based statements know (warns once if not)."""
+    schema = storage_schema(engine)
+    if schema == FAST_PATH_SCHEMA:
+        return True
+    if schema not in _warned:
+        _warned.add(schema)
+        logger.warning("Dagster storage schema is %s, not %s that cleanup's set-based deletion was written for: "
+                       "runs are deleted one by one through instance.delete_run (slower, not archived, so not "
+                       "restorable) and event-log chatter is kept", schema, FAST_PATH_SCHEMA)
+    return False
 
 
 def protected_run_ids(engine: sa.Engine) -> set[str]:
@@ -122,13 +158,16 @@ def compute_log_candidates(run_ids: Iterable[str], data_type: str) -> Iterator[C
 
 
 def delete_batch(engine: sa.Engine, cleanup_id: str, candidates: list[Candidate], archive_rows: bool,
-                 protected: set[str]) -> dict[str, tuple[str, str, int]]:
+                 protected: set[str], instance=None) -> dict[str, tuple[str, str, int]]:
     """Archive and delete a batch of runs in one transaction; returns run_id -> (status, detail, bytes).
 
     A run's age never changes, so `created_before` at scan time settles it; its status
     and its role as the latest materialization can change, so both are checked again
-    here, under FOR UPDATE, in the transaction that deletes it.
+    here, under FOR UPDATE, in the transaction that deletes it. On a storage schema the
+    statements do not know, `delete_through_instance` does the work instead.
     """
+    if not fast_path_ok(engine):
+        return delete_through_instance(instance or dagster_instance(), candidates, protected)
     wanted = [c.key for c in candidates if c.key not in protected]
     outcome = {c.key: ("skipped", "holds the latest materialization of an asset", 0)
                for c in candidates if c.key in protected}
@@ -154,6 +193,26 @@ def delete_batch(engine: sa.Engine, cleanup_id: str, candidates: list[Candidate]
             sizes = _move(conn, cleanup_id, doomed, archive_rows) if doomed else {}
             for run_id in doomed:
                 outcome[run_id] = ("deleted", "", sizes.get(run_id, 0))
+    return outcome
+
+
+NOT_ARCHIVED = "deleted through instance.delete_run, not archived (unknown Dagster storage schema)"
+
+
+def delete_through_instance(instance, candidates: list[Candidate], protected: set[str]) -> dict[str, tuple[str, str, int]]:
+    """Delete runs one by one with the public `instance.delete_run` (rows and events, not archived)."""
+    outcome = {}
+    for candidate in candidates:
+        run = None if candidate.key in protected else instance.get_run_by_id(candidate.key)
+        if candidate.key in protected:
+            outcome[candidate.key] = ("skipped", "holds the latest materialization of an asset", 0)
+        elif run is None:
+            outcome[candidate.key] = ("skipped", "already gone", 0)
+        elif run.status.value not in TERMINAL_STATUSES:
+            outcome[candidate.key] = ("skipped", f"status is now {run.status.value}", 0)
+        else:
+            instance.delete_run(candidate.key)
+            outcome[candidate.key] = ("deleted", NOT_ARCHIVED, 0)
     return outcome
 
 
@@ -230,6 +289,8 @@ def scan_event_logs(engine: sa.Engine, policy: Policy, cutoff: datetime) -> Iter
     Their runs stay; only the noise goes, sooner than the runs themselves, as Dagster's
     own guidance on trimming event logs suggests.
     """
+    if not fast_path_ok(engine):
+        return
     naive_cutoff = cutoff.astimezone(timezone.utc).replace(tzinfo=None)
     with archive.psycopg_connection(engine) as conn:
         if conn.execute("SELECT to_regclass('event_logs')").fetchone()[0] is None:

@@ -56,17 +56,17 @@ def started_run(pipeline_id: str, *, full_refresh: bool = False,
                 instance: dg.DagsterInstance | None = None) -> Iterator[dg.DagsterRun]:
     """Create the pipeline's run in the code location and start it; yields the run.
 
-    The code location's server (a subprocess) is what launched the run worker, so it stays
-    up until the caller leaves the block: follow the run to its end inside it.
+    The run is launched through the code location's GraphQL API on an instance that starts
+    runs at once (`graphql.launch_home`); the code server that started the run worker
+    stays up until the run ends. Follow the run to its end inside the block.
     """
-    from cleanops.scheduling import control
+    from cleanops.scheduling import control, graphql
 
     pipeline = find_pipeline(pipeline_id)
     instance = instance or control.get_instance()
     run_config = full_refresh_config(pipeline) if full_refresh else None
-    with control.open_workspace(instance) as workspace:
-        run = control.create_run(instance, workspace, pipeline, CLI_TAGS, run_config)
-        yield instance.launch_run(run.run_id, workspace.context)
+    run_id = graphql.launch_run(pipeline.spec.slug, CLI_TAGS, run_config, graphql.launch_home())
+    yield instance.get_run_by_id(run_id)
 
 
 def stop_run(instance: dg.DagsterInstance, run_id: str) -> None:

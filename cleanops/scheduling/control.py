@@ -1,30 +1,26 @@
 """Acting on the Dagster instance the way the UI does: pause, resume, trigger, list.
 
-Pause and resume change the stored state of the pipeline's schedule and sensors, which is
-what the UI and the daemon read, so the two always agree. They need the code location's
-remote origin, which only a loaded workspace has: like `dagster schedule start`, we load
-the project's workspace.yaml (the code location starts in a subprocess for a few seconds).
+Pause, resume and trigger go through the code location's GraphQL API (see
+scheduling.graphql), the same mutations as the UI's buttons: the stored state of a
+schedule or sensor is what the UI and the daemon read, so the two always agree, and a
+triggered run carries the location's origin. Each loads the project's workspace.yaml in a
+`dagster-graphql` process (the code location starts in a subprocess for a few seconds).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._core.definitions.run_request import InstigatorType
-from dagster._core.scheduler.instigation import InstigatorStatus
-from dagster._utils.schedules import cron_string_iterator
 
 from cleanops import settings
 from cleanops.db import connection
 from cleanops.pipelines.loader import LoadedPipeline, load_pipelines
 from cleanops.pipelines.naming import ingestion_run_config
-from cleanops.scheduling import definitions, overdue, policy
+from cleanops.scheduling import cron, definitions, graphql, overdue, policy
 
 
 def workspace_file() -> str:
@@ -34,36 +30,6 @@ def workspace_file() -> str:
 def get_instance() -> dg.DagsterInstance:
     connection.apply_environment()
     return dg.DagsterInstance.get()
-
-
-@dataclass
-class Workspace:
-    """A loaded workspace: its request context, the CleanOps code location and repository."""
-
-    context: object
-    location: object
-    repo: object
-
-
-@contextmanager
-def open_workspace(instance: dg.DagsterInstance) -> Iterator[Workspace]:
-    """The CleanOps code location as the daemon and UI see it (loaded from workspace.yaml)."""
-    from dagster import __version__
-    from dagster._cli.workspace.cli_target import (
-        get_code_location_from_workspace,
-        get_remote_repository_from_code_location,
-        get_workspace_from_cli_opts,
-    )
-
-    with get_workspace_from_cli_opts(instance, __version__, workspace_opts(), log_level="WARNING") as context:
-        location = get_code_location_from_workspace(context, None)
-        yield Workspace(context, location, get_remote_repository_from_code_location(location, None))
-
-
-def workspace_opts():
-    from dagster_shared.cli import WorkspaceOpts
-
-    return WorkspaceOpts(workspace=[workspace_file()])
 
 
 def instigator_prefix(pipeline: LoadedPipeline) -> str:
@@ -80,24 +46,14 @@ class StateChange:
 
 def set_running(pipeline_id: str, running: bool, instance: dg.DagsterInstance | None = None) -> list[StateChange]:
     """Start (resume) or stop (pause) every schedule and sensor of a pipeline."""
-    instance = instance or get_instance()
+    if instance is None:
+        get_instance()
     pipeline = load_pipelines().by_id(pipeline_id)
     prefix = instigator_prefix(pipeline)
-    changes = []
-    with open_workspace(instance) as workspace:
-        repo = workspace.repo
-        kinds = (("schedule", repo.get_schedules(), instance.start_schedule, instance.stop_schedule),
-                 ("sensor", repo.get_sensors(), instance.start_sensor, instance.stop_sensor))
-        for kind, instigators, start, stop in kinds:
-            for instigator in instigators:
-                if not instigator.name.startswith(prefix):
-                    continue
-                if running:
-                    start(instigator)
-                else:
-                    stop(instigator.get_remote_origin_id(), instigator.selector_id, instigator)
-                changes.append(StateChange(kind, instigator.name, "running" if running else "stopped"))
-    return changes
+    targets = [(kind, name, instigator_id) for kind, declared in graphql.instigators().items()
+               for name, instigator_id in declared.items() if name.startswith(prefix)]
+    graphql.set_running(targets, running)
+    return [StateChange(kind, name, "running" if running else "stopped") for kind, name, _ in targets]
 
 
 def run_tags_for(priority: str | None = None) -> dict[str, str]:
@@ -116,22 +72,12 @@ def file_run_config(pipeline: LoadedPipeline, file: str) -> dict:
     return ingestion_run_config(pipeline.spec.slug, {source_id: {"files": [file]}})
 
 
-def create_run(instance: dg.DagsterInstance, workspace: Workspace, pipeline: LoadedPipeline,
-               tags: dict[str, str] | None = None, run_config: dict | None = None) -> dg.DagsterRun:
-    """A not-yet-started run of the pipeline's job (job tags + `tags`), with the code location's origin."""
-    from dagster._cli.job import _create_run
-
-    remote_job = workspace.repo.get_full_job(pipeline.spec.slug)
-    return _create_run(instance=instance, code_location=workspace.location, remote_repo=workspace.repo,
-                       remote_job=remote_job, run_config=run_config or {}, tags=tags or {}, op_selection=None,
-                       run_id=None)
-
-
-def submit_run(instance: dg.DagsterInstance, workspace: Workspace, pipeline: LoadedPipeline,
-               tags: dict[str, str] | None = None, run_config: dict | None = None) -> dg.DagsterRun:
-    """Create a run of the pipeline's job (job tags + `tags`) and put it in the run queue."""
-    run = create_run(instance, workspace, pipeline, tags, run_config)
-    return instance.submit_run(run.run_id, workspace.context)
+def submit_runs(instance: dg.DagsterInstance, requests: list[tuple[LoadedPipeline, dict[str, str] | None]],
+                dagster_home=None) -> list[dg.DagsterRun]:
+    """Submit runs of pipelines' jobs (job tags + the given tags) in one request, in order."""
+    run_ids = graphql.launch_runs([(pipeline.spec.slug, tags or {}, None) for pipeline, tags in requests],
+                                  dagster_home)
+    return [instance.get_run_by_id(run_id) for run_id in run_ids]
 
 
 def trigger_run(pipeline_id: str, *, priority: str | None = None, file: str | None = None,
@@ -140,8 +86,8 @@ def trigger_run(pipeline_id: str, *, priority: str | None = None, file: str | No
     instance = instance or get_instance()
     pipeline = load_pipelines().by_id(pipeline_id)
     run_config = file_run_config(pipeline, file) if file else None
-    with open_workspace(instance) as workspace:
-        return submit_run(instance, workspace, pipeline, run_tags_for(priority), run_config)
+    run_id = graphql.launch_run(pipeline.spec.slug, run_tags_for(priority), run_config)
+    return instance.get_run_by_id(run_id)
 
 
 # --- reading schedules without loading the workspace ----------------------------------
@@ -158,10 +104,10 @@ class ScheduleRow:
     overdue: bool = False
 
 
-def stored_statuses(instance: dg.DagsterInstance) -> dict[str, InstigatorStatus]:
+def stored_statuses(instance: dg.DagsterInstance) -> dict[str, object]:
     """Instigator name → status the UI set (or the CLI). Names absent here use their default."""
     return {state.instigator_name: state.status for state in instance.all_instigator_state()
-            if state.instigator_type in (InstigatorType.SCHEDULE, InstigatorType.SENSOR)}
+            if state.instigator_type.value in ("SCHEDULE", "SENSOR")}
 
 
 def instigator_names(pipeline: LoadedPipeline) -> list[str]:
@@ -169,11 +115,11 @@ def instigator_names(pipeline: LoadedPipeline) -> list[str]:
     return [s.name for s in schedules] + [s.name for s in sensors]
 
 
-def _status_text(name: str, pipeline: LoadedPipeline, stored: dict[str, InstigatorStatus]) -> str:
-    status = stored.get(name)
-    if status == InstigatorStatus.RUNNING or status == InstigatorStatus.DECLARED_IN_CODE:
+def _status_text(name: str, pipeline: LoadedPipeline, stored: dict[str, object]) -> str:
+    status = getattr(stored.get(name), "value", None)
+    if status in ("RUNNING", "DECLARED_IN_CODE"):
         return "running"
-    if status == InstigatorStatus.STOPPED:
+    if status == "STOPPED":
         return "stopped"
     return "running" if policy.is_active(pipeline.spec) else "stopped"
 
@@ -206,6 +152,6 @@ def next_runs(pipeline: LoadedPipeline, count: int, after: float | None = None) 
     schedule = pipeline.spec.schedule
     if schedule.type != "cron" or not schedule.expression:
         raise ValueError(f"pipeline {pipeline.spec.pipeline_id!r} has no cron schedule ({schedule.type})")
-    ticks = cron_string_iterator(after or time.time(), schedule.expression, schedule.timezone)
+    ticks = cron.ticks(after or time.time(), schedule.expression, schedule.timezone)
     zone = ZoneInfo(schedule.timezone)
     return [next(ticks).astimezone(zone) for _ in range(count)]

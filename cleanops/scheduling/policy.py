@@ -11,10 +11,10 @@ import datetime as dt
 import time
 
 import dagster as dg
-from dagster._utils.schedules import cron_string_iterator
 
 from cleanops.pipelines.naming import to_identifier
 from cleanops.pipelines.schema import PipelineSpec
+from cleanops.scheduling import cron
 
 # `dagster/priority`: higher is dequeued first. Medium is Dagster's default (0) so that jobs
 # without a priority (cleanup, metrics) rank with medium pipelines, not below low ones.
@@ -94,7 +94,7 @@ def sql_chunk_size(spec: PipelineSpec, configured: int) -> int:
 
 def cron_interval(expression: str, timezone: str) -> dt.timedelta:
     """The longest gap between two of the next few ticks of a cron expression."""
-    ticks = cron_string_iterator(time.time(), expression, timezone)
+    ticks = cron.ticks(time.time(), expression, timezone)
     times = [next(ticks) for _ in range(6)]
     return max(b - a for a, b in zip(times, times[1:]))
 

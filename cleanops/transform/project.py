@@ -14,12 +14,10 @@ import json
 import os
 import shutil
 import sys
-from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
 from dagster_dbt import DbtCliResource, DbtProject
-from packaging import version
 
 from cleanops import settings
 from cleanops.pipelines.loader import LoadResult
@@ -42,9 +40,15 @@ def project_dir() -> Path:
 
 
 def dbt_executable() -> str:
-    """The venv's dbt: dagster-dbt does not install it and PATH may not hold the venv."""
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
+    """The venv's `cleanops-dbt` (dbt with an instant `--version`, see transform.dbt_command), else its dbt.
+
+    dagster-dbt does not install dbt and PATH may not hold the venv.
+    """
+    for name in ("cleanops-dbt", "dbt"):
+        candidate = Path(sys.executable).with_name(name)
+        if candidate.exists():
+            return str(candidate)
+    return "dbt"
 
 
 def dbt_project() -> DbtProject:
@@ -52,24 +56,8 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=folder, profiles_dir=folder)
 
 
-class CleanOpsDbtResource(DbtCliResource):
-    """DbtCliResource that knows the venv's dbt version without running `dbt --version`.
-
-    dagster-dbt asks the executable for its version on every run (about 4 s here); when the
-    executable is this venv's own dbt, the installed dbt-core package gives the same answer.
-    """
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
-            from dbt.version import __version__
-
-            return version.parse(__version__)
-        return super()._cli_version
-
-
 def dbt_resource() -> DbtCliResource:
-    return CleanOpsDbtResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
 
 
 def manifest_path() -> Path:
@@ -106,7 +94,7 @@ def prepare(result: LoadResult) -> Path:
     profile_environment()
     files = write_generated_models(result)
     project = dbt_project()
-    invocation = CleanOpsDbtResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+    invocation = DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
         ["parse", "--quiet"], target_path=project.target_path)
     invocation.wait()
     record = {"fingerprint": models.fingerprint(files), "pipelines": [p.spec.pipeline_id for p in result.pipelines]}

@@ -115,9 +115,7 @@ def test_a_queued_critical_run_starts_before_earlier_low_ones(on_daemon):
     """Runs writing one table wait for each other in the queue; the most urgent goes first."""
     instance = on_daemon.instance
     low = _pipeline(PIPELINE_IDS["low"])
-    with control.open_workspace(instance) as workspace:
-        lows = [control.submit_run(instance, workspace, low) for _ in range(3)]
-        urgent = control.submit_run(instance, workspace, low, control.run_tags_for("critical"))
+    *lows, urgent = control.submit_runs(instance, [(low, None)] * 3 + [(low, control.run_tags_for("critical"))])
     still_queued = [run.run_id for run in lows
                     if instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.QUEUED]
     assert still_queued, "every low run had started already: nothing to overtake"
@@ -132,9 +130,7 @@ def test_a_queued_critical_run_starts_before_earlier_low_ones(on_daemon):
 def test_runs_writing_one_table_never_overlap(on_daemon):
     instance = on_daemon.instance
     pipeline = _pipeline(PIPELINE_IDS["shared-a"])
-    with control.open_workspace(instance) as workspace:
-        for _ in range(3):
-            control.submit_run(instance, workspace, pipeline)
+    control.submit_runs(instance, [(pipeline, None)] * 3)
 
     records = on_daemon.finished_runs(PIPELINE_IDS["shared-a"], 3, 150)
     spans = sorted((r.start_time, r.end_time) for r in records)

@@ -20,8 +20,8 @@ import pytest
 import sqlalchemy as sa
 
 from cleanops.pipelines.loader import load_pipelines
-from cleanops.scheduling import control
-from cleanops.scheduling.launcher import _worker_start
+from cleanops.scheduling import graphql
+from cleanops.scheduling.worker_monitor import _worker_start
 from cleanops.sources.sql import connection_variable
 from cleanops_tests.scheduling.conftest import MONITORED_CONNECTION, MONITORED_FUNCTION, PIPELINE_IDS
 
@@ -50,16 +50,10 @@ def slow_once_source(warehouse, monkeypatch) -> None:
     monkeypatch.setenv(connection_variable(MONITORED_CONNECTION), warehouse.url.render_as_string(hide_password=False))
 
 
-def _launch(instance: dg.DagsterInstance, workspace: control.Workspace, pipeline_id: str) -> str:
-    """Create a run and launch it at once through this workspace's code server (no queue)."""
-    from dagster._cli.job import _create_run
-
+def _launch(instance: dg.DagsterInstance, pipeline_id: str) -> str:
+    """Create a run and launch it at once through a code server (no queue), as `cleanops pipelines run` does."""
     pipeline = load_pipelines().by_id(pipeline_id)
-    run = _create_run(instance=instance, code_location=workspace.location, remote_repo=workspace.repo,
-                      remote_job=workspace.repo.get_full_job(pipeline.spec.slug), run_config={}, tags={},
-                      op_selection=None, run_id=None)
-    instance.launch_run(run.run_id, workspace.context)
-    return run.run_id
+    return graphql.launch_run(pipeline.spec.slug, {}, None, graphql.launch_home())
 
 
 def _source_query_running(warehouse) -> bool:
@@ -79,18 +73,17 @@ def _kill(pid: int) -> None:
 def test_a_run_whose_worker_was_killed_mid_load_is_marked_failed_and_retried(
         on_daemon, slow_once_source, warehouse):
     instance, pipeline_id = on_daemon.instance, PIPELINE_IDS["monitored"]
-    with control.open_workspace(instance) as workspace:
-        run_id = _launch(instance, workspace, pipeline_id)
-        on_daemon.wait_for(lambda: instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED, 90,
-                           "the run to start")
-        on_daemon.wait_for(lambda: _source_query_running(warehouse), 60, "the run to be reading its source")
-        worker_pid, _ = _worker_start(instance, run_id)
-        worker = psutil.Process(worker_pid)
-        code_server = worker.parent()
-        assert code_server is not None and code_server.pid != os.getpid()
-        _kill(code_server.pid)  # first, so that it cannot report its child's death
-        _kill(worker_pid)
-        psutil.wait_procs([worker], timeout=10)
+    run_id = _launch(instance, pipeline_id)
+    on_daemon.wait_for(lambda: instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED, 90,
+                       "the run to start")
+    on_daemon.wait_for(lambda: _source_query_running(warehouse), 60, "the run to be reading its source")
+    worker_pid, _ = _worker_start(instance, run_id)
+    worker = psutil.Process(worker_pid)
+    code_server = worker.parent()
+    assert code_server is not None and code_server.pid != os.getpid()
+    _kill(code_server.pid)  # first, so that it cannot report its child's death
+    _kill(worker_pid)
+    psutil.wait_procs([worker], timeout=10)
 
     on_daemon.wait_for(lambda: instance.get_run_by_id(run_id).is_finished, 90, "run monitoring to end the run")
     failed = instance.get_run_by_id(run_id)
