@@ -19,6 +19,7 @@ import dagster as dg
 
 from cleanops.cli.progress import PlainProgress, RichProgress
 from cleanops.ingestion.progress import LoadProgress, parse_progress
+from cleanops.scheduling.launch import run_events
 
 STAGING_STEP_PREFIX = "staging__"
 QUALITY_STEP_PREFIX = "ge_"  # Great Expectations checks of a table (cleanops.quality)
@@ -42,23 +43,6 @@ class RunProgress:
         if self.checks_passed or self.checks_failed:
             counters.update({"checks passed": self.checks_passed, "checks failed": self.checks_failed})
         return counters
-
-
-def run_events(instance: dg.DagsterInstance, run_id: str, poll_seconds: float = 0.5) -> Iterator[dg.EventLogEntry]:
-    """The run's events in order, as they are written, until the run has ended."""
-    cursor = None
-    while True:
-        run = instance.get_run_by_id(run_id)
-        finished = run is None or run.is_finished  # read before the events, so none written at the end is missed
-        connection = instance.get_records_for_run(run_id, cursor=cursor, limit=1000)
-        for record in connection.records:
-            yield record.event_log_entry
-        cursor = connection.cursor
-        if connection.has_more:
-            continue
-        if finished:
-            return
-        time.sleep(poll_seconds)
 
 
 def step_title(step_key: str) -> str:
@@ -115,10 +99,10 @@ def apply_event(state: RunProgress, entry: dg.EventLogEntry, display: RichProgre
 
 
 def follow_run(instance: dg.DagsterInstance, run_id: str, display: RichProgress | PlainProgress,
-               verbose: bool = False) -> dg.DagsterRun | None:
+               verbose: bool = False, start_timeout_seconds: float | None = None) -> dg.DagsterRun | None:
     """Show the run's progress until it ends; returns the finished run."""
     state = RunProgress()
-    for entry in run_events(instance, run_id):
+    for entry in run_events(instance, run_id, start_timeout_seconds=start_timeout_seconds):
         if verbose:
             display.print(format_event(entry))
         apply_event(state, entry, display)

@@ -59,7 +59,7 @@ def run(pipeline_id: str, full_refresh: bool, as_json: bool, verbose: bool) -> N
     """Run a pipeline's job in the Dagster code location (it shows on the job's page in the UI),
     show its progress on stderr, then print its execution log."""
     from cleanops.cli.runs import print_execution_log
-    from cleanops.pipelines.runner import UnknownPipeline, find_pipeline
+    from cleanops.scheduling.launch import UnknownPipeline, find_pipeline
 
     try:
         find_pipeline(pipeline_id)
@@ -82,7 +82,7 @@ def _run_with_progress(pipeline_id: str, full_refresh: bool, verbose: bool) -> t
     from cleanops import settings
     from cleanops.cli.child_output import children_output_to
     from cleanops.cli.progress import live_progress
-    from cleanops.pipelines.runner import started_run
+    from cleanops.scheduling.launch import started_run
     from cleanops.scheduling.control import get_instance
 
     instance = get_instance()
@@ -101,10 +101,13 @@ def _run_with_progress(pipeline_id: str, full_refresh: bool, verbose: bool) -> t
 def _follow_until_end(instance, run_id: str, display, verbose: bool):
     """Follow the run; Ctrl-C terminates it rather than leaving a worker without its code server."""
     from cleanops.cli.follow import follow_run
-    from cleanops.pipelines.runner import stop_run
+    from cleanops.scheduling.launch import START_TIMEOUT_SECONDS, RunNeverStarted, stop_run
 
     try:
-        return follow_run(instance, run_id, display, verbose)
+        return follow_run(instance, run_id, display, verbose, start_timeout_seconds=START_TIMEOUT_SECONDS)
+    except RunNeverStarted as error:
+        instance.report_run_failed(error.run, str(error))
+        raise click.ClickException(f"{error} (marked failed)") from None
     except KeyboardInterrupt:
         stop_run(instance, run_id)
         raise click.ClickException(f"interrupted: run {run_id} stopped") from None

@@ -6,7 +6,7 @@ workspace in its own process and answers one GraphQL document against it: every 
 mutations as the UI's buttons. No webserver needs to be running.
 
 `launch_home()` is a Dagster home for runs that start at once: the project's dagster.yaml
-without its run queue (so Dagster's default DefaultRunCoordinator), on the same storage.
+with Dagster's DefaultRunCoordinator instead of its run queue, on the same storage.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from cleanops import settings
 LOCATION = "cleanops"
 ANSWER_POLL_SECONDS = 0.05
 REPOSITORY = "__repository__"  # the repository name of a code location built from dg.Definitions
+# Dagster's coordinator that launches a submitted run at once (its default is the run queue),
+# spelt as Dagster's dagster.yaml reference spells it.
+IMMEDIATE_RUN_COORDINATOR = {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}
 
 
 class GraphQLError(dg.DagsterError):
@@ -78,7 +81,8 @@ def _wait_for_answer(process: subprocess.Popen, output: Path) -> dict:
 def launch_home() -> Path:
     """A Dagster home whose instance launches submitted runs at once (no queue, no daemon)."""
     project = yaml.safe_load((settings.PROJECT_ROOT / "dagster.yaml").read_text(encoding="utf-8"))
-    project.pop("run_coordinator", None)  # Dagster's default: DefaultRunCoordinator, which launches at once
+    project.pop("run_queue", None)
+    project["run_coordinator"] = IMMEDIATE_RUN_COORDINATOR
     folder = settings.paths().home / "dagster" / "launch_home"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "dagster.yaml"

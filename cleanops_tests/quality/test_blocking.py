@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from cleanops.pipelines.runner import run_pipeline
+from cleanops.scheduling.launch import run_pipeline
 from cleanops_tests.conftest import unique_id
 from cleanops_tests.transform.helpers import environment, prepared_workspace, rows, table_exists
 

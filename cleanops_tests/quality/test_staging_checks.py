@@ -12,7 +12,7 @@ import pytest
 
 from cleanops.ingestion.assets import asset_kinds, build_source_asset, staging_asset_key
 from cleanops.ingestion.execution_log import build_execution_log
-from cleanops.pipelines.runner import run_pipeline
+from cleanops.scheduling.launch import run_pipeline
 from cleanops_tests.conftest import unique_id
 from cleanops_tests.transform.helpers import prepared_workspace, rows, scalar, table_exists
 

@@ -241,7 +241,7 @@ def test_schedules_cli_lists_triggers_and_prints_next_runs_in_the_time_zone(make
 
 
 def test_a_pipeline_without_success_in_its_window_is_overdue(make_pipeline, dagster_instance):
-    from cleanops.pipelines.runner import run_pipeline
+    from cleanops.scheduling.launch import run_pipeline
     from cleanops.scheduling import overdue
 
     scheduled = make_pipeline(file_spec(unique_id("late"), priority="critical",

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from cleanops_tests.conftest import unique_id
-from cleanops.pipelines.runner import run_pipeline
+from cleanops.scheduling.launch import run_pipeline
 
 INITIAL_DELAY = 0.4
 

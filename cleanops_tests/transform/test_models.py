@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cleanops.pipelines.loader import load_file
-from cleanops.pipelines.runner import run_pipeline
+from cleanops.scheduling.launch import run_pipeline
 from cleanops.transform import models, project
 from cleanops_tests.conftest import unique_id
 from cleanops_tests.transform.helpers import prepared_workspace, rows, scalar, write_spec

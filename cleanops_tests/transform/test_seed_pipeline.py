@@ -9,7 +9,7 @@ import pytest
 
 from cleanops import settings
 from cleanops.db import connection
-from cleanops.pipelines.runner import run_pipeline
+from cleanops.scheduling.launch import run_pipeline
 from cleanops.samples import prepare as samples
 from cleanops_tests.conftest import unique_id
 from cleanops_tests.transform.helpers import prepared_workspace, rows, scalar

@@ -19,8 +19,12 @@ import dagster as dg
 
 from cleanops.pipelines.loader import LoadedPipeline, load_pipelines
 from cleanops.pipelines.naming import ingestion_run_config
+from cleanops.scheduling import control, graphql
 
 CLI_TAGS = {"cleanops/trigger": "cli"}
+# A run launched at once starts its worker within seconds; one that has not after this long
+# never will (the same bound as run monitoring's start_timeout_seconds in dagster.yaml).
+START_TIMEOUT_SECONDS = 180
 
 
 class UnknownPipeline(LookupError):
@@ -60,8 +64,6 @@ def started_run(pipeline_id: str, *, full_refresh: bool = False,
     runs at once (`graphql.launch_home`); the code server that started the run worker
     stays up until the run ends. Follow the run to its end inside the block.
     """
-    from cleanops.scheduling import control, graphql
-
     pipeline = find_pipeline(pipeline_id)
     instance = instance or control.get_instance()
     run_config = full_refresh_config(pipeline) if full_refresh else None
@@ -76,19 +78,55 @@ def stop_run(instance: dg.DagsterInstance, run_id: str) -> None:
         instance.run_launcher.terminate(run_id)
 
 
-def wait_for_end(instance: dg.DagsterInstance, run_id: str, poll_seconds: float = 0.5) -> dg.DagsterRun:
+NOT_YET_STARTED = (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING)
+
+
+class RunNeverStarted(dg.DagsterError):
+    """A run launched at once whose worker did not start within the start timeout."""
+
+    def __init__(self, run: dg.DagsterRun, waited_seconds: float):
+        self.run = run
+        super().__init__(f"run {run.run_id} is still {run.status.value} after {waited_seconds:.0f} s: "
+                         "its worker never started")
+
+
+def run_events(instance: dg.DagsterInstance, run_id: str, poll_seconds: float = 0.5,
+               start_timeout_seconds: float | None = None) -> Iterator[dg.EventLogEntry]:
+    """The run's events in order, as they are written, until the run has ended.
+
+    With `start_timeout_seconds`, a run that has not started by then raises RunNeverStarted
+    instead of being followed for ever (a run in the queue has no such bound: pass None).
+    """
+    cursor = None
+    following_since = time.monotonic()
     while True:
         run = instance.get_run_by_id(run_id)
-        if run is None or run.is_finished:
-            return run
+        finished = run is None or run.is_finished  # read before the events, so none written at the end is missed
+        waited = time.monotonic() - following_since
+        if (start_timeout_seconds is not None and run is not None and run.status in NOT_YET_STARTED
+                and waited > start_timeout_seconds):
+            raise RunNeverStarted(run, waited)
+        connection = instance.get_records_for_run(run_id, cursor=cursor, limit=1000)
+        for record in connection.records:
+            yield record.event_log_entry
+        cursor = connection.cursor
+        if connection.has_more:
+            continue
+        if finished:
+            return
         time.sleep(poll_seconds)
+
+
+def wait_for_end(instance: dg.DagsterInstance, run_id: str, poll_seconds: float = 0.5) -> dg.DagsterRun:
+    """The run once it has ended; RunNeverStarted when its worker did not start in time."""
+    for _ in run_events(instance, run_id, poll_seconds, start_timeout_seconds=START_TIMEOUT_SECONDS):
+        pass
+    return instance.get_run_by_id(run_id)
 
 
 def run_pipeline(pipeline_id: str, *, full_refresh: bool = False,
                  instance: dg.DagsterInstance | None = None) -> RunOutcome:
     """Run the pipeline's job through the code location and wait for it to end."""
-    from cleanops.scheduling import control
-
     instance = instance or control.get_instance()
     with started_run(pipeline_id, full_refresh=full_refresh, instance=instance) as run:
         finished = wait_for_end(instance, run.run_id)
