@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cleanops import settings
-from cleanops.db import connection, embedded, migrate
+from cleanops.db import connection, dotenv, embedded, migrate
 
 
 @click.group()
@@ -15,7 +15,10 @@ def db() -> None:
 
 @db.command()
 def start() -> None:
-    """Start the embedded server (if used), create the databases and apply migrations."""
+    """Start the embedded server (if used), create the databases and apply migrations.
+
+    Also writes the project's `.env`, which `dg` and `dagster` commands read (see cleanops.db.dotenv).
+    """
     target = connection.configured_target()
     if target.embedded:
         layout = embedded.plan_layout(settings.home())
@@ -23,6 +26,7 @@ def start() -> None:
             click.echo(layout.note, err=True)
     target = connection.ensure_database()
     applied = migrate.migrate(connection.warehouse_engine())
+    dotenv.write_dotenv(target)
     where = "embedded server" if target.embedded else "server from CLEANOPS_DATABASE_URL"
     click.echo(f"PostgreSQL ready ({where}); warehouse {target.warehouse_database}, "
                f"instance {target.instance_database}; migrations applied: {len(applied)}")

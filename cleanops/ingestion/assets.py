@@ -4,11 +4,12 @@
 import dagster as dg
 
 from cleanops import log_redaction
+from cleanops.ingestion import run_source
 from cleanops.ingestion.failures import load_failure
 from cleanops.ingestion.load import LoadReport, load_source, record_failure, utcnow
 from cleanops.pipelines.loader import LoadedPipeline
 from cleanops.pipelines.naming import staging_asset_key
-from cleanops.scheduling import policy, runtime
+from cleanops.scheduling import policy
 
 
 class IngestConfig(dg.Config):
@@ -82,13 +83,13 @@ def build_source_asset(pipeline: LoadedPipeline, source,
         log_redaction.install()
         started_at = utcnow()
         try:
-            with runtime.source_for_run(pipeline, source, config.files) as run_source:
+            with run_source.source_for_run(pipeline, source, config.files) as run_source:
                 report = load_source(pipeline, run_source, context.run_id, full_refresh=config.full_refresh,
                                      log=context.log)
         except Exception as error:
             record_failure(pipeline, source, context.run_id, started_at, error)
             raise load_failure(spec.pipeline_id, source.id, error) from None
-        runtime.after_load(pipeline, source, config.files, context.log)
+        run_source.after_load(pipeline, source, config.files, context.log)
         return dg.MaterializeResult(metadata=report_metadata(report))
 
     return _ingest

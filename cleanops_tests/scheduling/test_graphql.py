@@ -8,12 +8,16 @@ from cleanops import settings
 from cleanops.scheduling import graphql
 
 
-def test_the_launch_home_is_the_project_instance_without_its_run_queue(tmp_path, monkeypatch):
+def test_the_launch_home_is_the_project_instance_launching_at_once(tmp_path, monkeypatch):
+    """Dagster's default coordinator is the run queue, which needs the daemon: the launch
+    home names the one that launches at once, and keeps everything else of dagster.yaml."""
     monkeypatch.setenv("CLEANOPS_HOME", str(tmp_path))
     project = yaml.safe_load((settings.PROJECT_ROOT / "dagster.yaml").read_text())
     launch = yaml.safe_load((graphql.launch_home() / "dagster.yaml").read_text())
-    assert "run_coordinator" in project and "run_coordinator" not in launch
-    assert launch == {key: value for key, value in project.items() if key != "run_coordinator"}
+    assert project["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert launch["run_coordinator"] == {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}
+    assert {k: v for k, v in launch.items() if k != "run_coordinator"} == \
+        {k: v for k, v in project.items() if k not in ("run_coordinator", "run_queue")}
     assert graphql.launch_home().is_relative_to(tmp_path)
 
 
