@@ -83,8 +83,8 @@ def build_source_asset(pipeline: LoadedPipeline, source,
         log_redaction.install()
         started_at = utcnow()
         try:
-            with run_source.source_for_run(pipeline, source, config.files) as run_source:
-                report = load_source(pipeline, run_source, context.run_id, full_refresh=config.full_refresh,
+            with run_source.source_for_run(pipeline, source, config.files) as source_this_run:
+                report = load_source(pipeline, source_this_run, context.run_id, full_refresh=config.full_refresh,
                                      log=context.log)
         except Exception as error:
             record_failure(pipeline, source, context.run_id, started_at, error)

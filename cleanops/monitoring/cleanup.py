@@ -36,8 +36,9 @@ def cleanup_metrics(engine: sa.Engine, since: datetime) -> dict:
     """data_cleaned_gb: bytes of files and runs deleted; storage_reclaimed_gb: that, plus old
     archives purged, minus what the cleanups wrote into new archives (as the cleanup job reports)."""
     with engine.connect() as conn:
-        row = conn.execute(QUERY, {"since": since}).mappings().one()
+        row = {name: int(value) for name, value in conn.execute(QUERY, {"since": since}).mappings().one().items()}
     reclaimed = row["bytes_deleted"] + row["archive_bytes_purged"] - row["archive_bytes"]
     return {"data_cleaned_gb": round(row["bytes_deleted"] / GB, 6), "files_removed": row["files_removed"],
             "storage_reclaimed_gb": round(reclaimed / GB, 6), "cleanup_operations": row["cleanup_operations"],
+            "data_cleaned_bytes": row["bytes_deleted"], "storage_reclaimed_bytes": reclaimed,
             "objects_deleted": row["objects_deleted"], "runs_deleted": row["runs_deleted"]}

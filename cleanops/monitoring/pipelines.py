@@ -108,7 +108,8 @@ def loaded_figures(instance: dg.DagsterInstance, since: datetime) -> dict:
             extracted += _number(metadata, "records_extracted")
             loaded += _number(metadata, "records_loaded")
             rejected += _number(metadata, "records_rejected")
-    return {"total_data_processed_gb": round(megabytes / 1000, 6), "records_extracted": int(extracted),
+    return {"total_data_processed_gb": round(megabytes / 1000, 6), "data_processed_mb": round(megabytes, 3),
+            "records_extracted": int(extracted),
             "records_processed": int(loaded), "records_rejected": int(rejected)}
 
 
