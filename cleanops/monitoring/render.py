@@ -8,6 +8,7 @@ from cleanops.monitoring.snapshot import GROUPS, MetricsSnapshot
 
 PROMETHEUS_PREFIX = {"system_metrics": "cleanops_", "pipeline_metrics": "cleanops_pipeline_",
                      "cleanup_metrics": "cleanops_cleanup_"}
+NOW = {"queued_runs"}  # pipeline figures that describe the present, not the window
 TITLES = {"system_metrics": "system (now)", "pipeline_metrics": "pipelines", "cleanup_metrics": "cleanup"}
 
 
@@ -16,8 +17,10 @@ def as_json(snapshot: MetricsSnapshot) -> str:
 
 
 def gauge_name(group: str, name: str) -> str:
-    """cleanops_cpu_usage_percent, cleanops_pipeline_total_executions_24h, cleanops_cleanup_files_removed."""
-    return PROMETHEUS_PREFIX[group] + name
+    """cleanops_cpu_usage_percent, cleanops_pipeline_total_executions_24h, cleanops_cleanup_files_removed
+    (cleanup_operations becomes cleanops_cleanup_operations, not ..._cleanup_cleanup_...)."""
+    prefix = PROMETHEUS_PREFIX[group]
+    return prefix + name.removeprefix(prefix.removeprefix("cleanops_"))
 
 
 def as_prometheus(snapshot: MetricsSnapshot) -> str:
@@ -30,7 +33,7 @@ def as_prometheus(snapshot: MetricsSnapshot) -> str:
         for name, value in getattr(snapshot, group).items():
             if value is None:
                 continue
-            scope = "now" if group == "system_metrics" else window
+            scope = "now" if group == "system_metrics" or name in NOW else window
             Gauge(gauge_name(group, name), f"CleanOps {group.split('_')[0]} {name.replace('_', ' ')} ({scope})",
                   registry=registry).set(value)
     Gauge("cleanops_metrics_collected_timestamp_seconds", "When these figures were collected (Unix time)",
@@ -41,7 +44,9 @@ def as_prometheus(snapshot: MetricsSnapshot) -> str:
 def _shown(value) -> str:
     if value is None:
         return "n/a"
-    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.6f}".rstrip("0").rstrip(".")
+    return f"{value:,}"
 
 
 def print_table(snapshot: MetricsSnapshot) -> None:
