@@ -114,7 +114,7 @@ def metrics_interval_minutes() -> int:
     other value raises ValueError naming the variable.
     """
     value = os.environ.get("CLEANOPS_METRICS_INTERVAL_MINUTES", "").strip() or "5"
-    minutes = int(value) if value.isdigit() else -1
+    minutes = int(value) if value.isascii() and value.isdigit() else -1
     if not (1 <= minutes < 60 or (minutes % 60 == 0 and 60 <= minutes <= 1440)):
         raise ValueError(f"CLEANOPS_METRICS_INTERVAL_MINUTES={value!r}: expected 1-59 minutes "
                          "or a whole number of hours up to 1440")

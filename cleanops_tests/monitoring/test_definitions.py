@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from cleanops import settings
-from cleanops.monitoring import definitions
+from cleanops.monitoring import definitions, store
 from cleanops.monitoring.snapshot import GROUPS
 
 
@@ -30,6 +30,7 @@ def test_the_job_materializes_the_asset_and_writes_one_history_row(warehouse, da
     assert rows[0]["system_metrics"]["memory_usage_percent"] == metadata["memory_usage_percent"].value
     assert set(rows[0]["pipeline_metrics"]) >= {"total_executions_24h", "p95_execution_time_seconds"}
     assert all(rows[0][group] for group in GROUPS)
+    assert any(row["run_id"] == result.run_id for row in store.history(warehouse, limit=5))
     latest = dagster_instance.get_latest_materialization_event(definitions.ASSET_KEY)
     assert latest.run_id == result.run_id
 
@@ -57,10 +58,25 @@ def test_the_interval_setting(monkeypatch, value, cron):
     assert definitions.build_schedule().cron_schedule == cron
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "90", "abc", "2.5", "1441", "1500"])
+@pytest.mark.parametrize("value", ["0", "-5", "90", "abc", "2.5", "1441", "1500", "²", "٥"])
 def test_a_bad_interval_names_the_variable_and_loading_falls_back(monkeypatch, value, caplog):
     monkeypatch.setenv("CLEANOPS_METRICS_INTERVAL_MINUTES", value)
     with pytest.raises(ValueError, match="CLEANOPS_METRICS_INTERVAL_MINUTES"):
         settings.metrics_interval_minutes()
     assert definitions.build_schedule().cron_schedule == "*/5 * * * *"
     assert "CLEANOPS_METRICS_INTERVAL_MINUTES" in caplog.text
+
+
+def test_building_the_definitions_touches_no_database_and_measures_nothing(monkeypatch):
+    import psutil
+
+    from cleanops.db import connection
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("I/O while loading the definitions")
+
+    monkeypatch.setattr(connection, "warehouse_engine", refuse)
+    monkeypatch.setattr(connection, "ensure_database", refuse)
+    monkeypatch.setattr(psutil, "cpu_percent", refuse)
+    monkeypatch.setattr(psutil, "disk_usage", refuse)
+    assert definitions.build().resolve_job_def("collect_metrics")
