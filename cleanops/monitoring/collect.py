@@ -33,5 +33,5 @@ def collect(instance, engine: sa.Engine, window: timedelta = DEFAULT_WINDOW, *,
         system_metrics={**{k: host[k] for k in ("cpu_usage_percent", "memory_usage_percent", "disk_usage_percent",
                                                   "network_io_mbps")},
                         **active, "network_io_bytes_per_second": host["network_io_bytes_per_second"]},
-        pipeline_metrics=pipelines.pipeline_metrics(instance, since, exclude_run_id),
+        pipeline_metrics=pipelines.pipeline_metrics(instance, since, exclude_run_id, active["queued_tasks"]),
         cleanup_metrics=cleanup.cleanup_metrics(engine, since))
