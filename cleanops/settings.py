@@ -105,3 +105,17 @@ def source_roots() -> tuple[Path, ...]:
     pipelines folder and the landing folder."""
     value = os.environ.get("CLEANOPS_SOURCE_ROOTS", "")
     return tuple(Path(part).expanduser().resolve() for part in value.split(os.pathsep) if part.strip())
+
+
+def metrics_interval_minutes() -> int:
+    """CLEANOPS_METRICS_INTERVAL_MINUTES: how often the metrics schedule collects (default 5).
+
+    1-59, or a whole number of hours up to 1440 (one cron expression can say either); any
+    other value raises ValueError naming the variable.
+    """
+    value = os.environ.get("CLEANOPS_METRICS_INTERVAL_MINUTES", "").strip() or "5"
+    minutes = int(value) if value.isascii() and value.isdigit() else -1
+    if not (1 <= minutes < 60 or (minutes % 60 == 0 and 60 <= minutes <= 1440)):
+        raise ValueError(f"CLEANOPS_METRICS_INTERVAL_MINUTES={value!r}: expected 1-59 minutes "
+                         "or a whole number of hours up to 1440")
+    return minutes

@@ -18,10 +18,12 @@ SHIPPED = {
         "staging/weekly_user_summary__weekly_users": ("staging/user_data_etl_001__source_001",),
     },
     "jobs": {"user_data_etl_001", "orders_csv_001", "orders_hourly_sql", "clickstream_landing",
-             "weekly_user_summary", "cleanup"},
+             "weekly_user_summary", "cleanup", "collect_metrics"},
     "schedules": {("user_data_etl_001__schedule", "0 2 * * *"), ("orders_csv_001__schedule", "0 3 * * *"),
-                  ("orders_hourly_sql__schedule", "5 * * * *"), ("cleanup_daily", "0 2 * * *")},
-    "sensors": {"clickstream_landing__file_arrival", "weekly_user_summary__dependencies", "cleanup_emergency_disk"},
+                  ("orders_hourly_sql__schedule", "5 * * * *"), ("cleanup_daily", "0 2 * * *"),
+                  ("collect_metrics_schedule", "*/5 * * * *")},
+    "sensors": {"clickstream_landing__file_arrival", "weekly_user_summary__dependencies", "cleanup_emergency_disk",
+                "cleanops_dead_run_workers"},
     "checks": {"staging/orders_csv_001__orders_export:required_order_id",
                "staging/orders_csv_001__orders_export:range_amount",
                "staging/clickstream_landing__clicks:unique_event_id"},
@@ -38,6 +40,7 @@ def test_dg_check_and_list_defs_show_every_shipped_example(tmp_path):
     found = summary(listed.json())
     assert {key: deps for key, deps in found["assets"].items() if key.startswith("staging/")} == SHIPPED["assets"]
     assert found["jobs"] == SHIPPED["jobs"]
+    assert "cleanops_metrics" in found["assets"]
     assert found["schedules"] == SHIPPED["schedules"]
     assert found["sensors"] == SHIPPED["sensors"]
     assert SHIPPED["checks"] <= found["asset_checks"]
@@ -68,7 +71,7 @@ def test_a_bad_file_in_the_folder_is_left_out_and_the_rest_lists(tmp_path, pipel
     assert found["sensors"] == {"down__dependencies"}
     assert "staging/up__rows:required_id" in found["asset_checks"]
     everything = summary(listed.json())
-    assert everything["jobs"] == {"up", "down", "cleanup"}
+    assert everything["jobs"] == {"up", "down", "cleanup", "collect_metrics"}
     assert not any(overlong in job or "broken" in job or "misspelt" in job for job in everything["jobs"])
 
 
