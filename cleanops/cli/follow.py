@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import dagster as dg

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from cleanops.cli.output import echo_json
 
 
 def resolve_key(graph, name: str):
@@ -90,7 +90,7 @@ def lineage(asset: str, direction: str | None, columns: bool, as_json: bool) -> 
     if columns:
         result["columns"] = column_lineage(key)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        echo_json(result)
         return
     _print(result, directions)
 

@@ -60,4 +60,30 @@ def metrics(as_json: bool, prometheus: bool, window) -> None:
     elif prometheus:
         click.echo(render.as_prometheus(snapshot), nl=False)
     else:
-        render.print_table(snapshot)
+        _print_table(snapshot)
+
+
+TITLES = {"system_metrics": "system (now)", "pipeline_metrics": "pipelines", "cleanup_metrics": "cleanup"}
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.6f}".rstrip("0").rstrip(".")
+    return f"{value:,}"
+
+
+def _print_table(snapshot) -> None:
+    from cleanops.cli import output
+    from cleanops.monitoring.snapshot import GROUPS
+
+    hours = snapshot.window_seconds / 3600
+    tables = []
+    for group in GROUPS:
+        table = output.table("metric", "value", title=TITLES[group])
+        for name, value in getattr(snapshot, group).items():
+            table.add_row(name, _shown(value))
+        tables.append(table)
+    output.show(f"[bold]CleanOps metrics[/bold] at {snapshot.to_dict()['timestamp']}; "
+                f"pipelines and cleanup over the last {hours:g} h", *tables)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from cleanops.cli.output import aligned, echo_json
 from cleanops.pipelines.loader import discover_files, load_files, load_pipelines
 
 
@@ -41,11 +41,11 @@ def list_pipelines(as_json: bool) -> None:
              "schedule": p.spec.schedule.expression if p.spec.schedule.type == "cron" else p.spec.schedule.type,
              "file": str(p.file)} for p in result.pipelines]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
     else:
         for row in rows:
-            click.echo(f"{row['pipeline_id']:<28} {row['status']:<8} {str(row['schedule']):<14} "
-                       f"{', '.join(row['sources'])}")
+            click.echo(aligned([row["pipeline_id"], row["status"], row["schedule"], ", ".join(row["sources"])],
+                               [28, 8, 14]))
     for error in result.errors:
         click.echo(f"error {error}", err=True)
 
@@ -121,7 +121,7 @@ def _set_running(pipeline_id: str, running: bool) -> None:
     except KeyError as error:
         raise click.ClickException(str(error).strip('"')) from error
     for change in changes:
-        click.echo(f"{change.kind:<8} {change.name:<40} {change.status}")
+        click.echo(aligned([change.kind, change.name, change.status], [8, 40]))
     if not changes:
         click.echo(f"{pipeline_id} has no schedule or sensor (manual or external trigger only)")
 

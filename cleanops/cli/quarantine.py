@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from cleanops.cli.output import aligned, echo_json
+
 
 def _pipeline(pipeline_id: str):
     from cleanops.db import connection
@@ -51,15 +53,16 @@ def list_command(pipeline_id, status, error_code, source_id, limit, as_json) -> 
     counts = q.summary(pipeline, source_id)
     rows = q.list_rows(pipeline, status=status, error_code=error_code, source_id=source_id, limit=limit)
     if as_json:
-        click.echo(json.dumps({"summary": counts, "rows": rows}, indent=2, default=str))
+        echo_json({"summary": counts, "rows": rows})
         return
     for count in counts:
-        click.echo(f"{count['source_id']:<20} {count['status']:<9} {count['error_code']:<24} {count['rows']}")
+        click.echo(aligned([count["source_id"], count["status"], count["error_code"], count["rows"]], [20, 9, 24]))
     if counts:
         click.echo("")
     for row in rows:
-        click.echo(f"#{row['quarantine_id']:<6} {row['status']:<9} {row['source_id']} row {row['row_number']}: "
-                   f"{row['error_code']} {row['error_message']}")
+        click.echo(aligned([f"#{row['quarantine_id']}", row["status"],
+                            f"{row['source_id']} row {row['row_number']}: {row['error_code']} {row['error_message']}"],
+                           [7, 9]))
 
 
 @quarantine.command()

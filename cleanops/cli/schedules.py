@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from cleanops.cli.output import aligned, echo_json
 
 
 @click.group()
@@ -20,13 +20,13 @@ def list_schedules(as_json: bool) -> None:
 
     rows = control.schedule_rows(control.get_instance())
     if as_json:
-        click.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+        echo_json([row.__dict__ for row in rows])
         return
     for row in rows:
         states = ", ".join(f"{name}={state}" for name, state in row.instigators.items()) or "-"
         late = "OVERDUE" if row.overdue else "ok"
-        click.echo(f"{row.pipeline_id:<28} {row.kind:<16} {row.detail:<20} {row.timezone:<16} "
-                   f"{row.priority:<8} {late:<8} {states}")
+        click.echo(aligned([row.pipeline_id, row.kind, row.detail, row.timezone, row.priority, late, states],
+                           [28, 16, 20, 16, 8, 8]))
 
 
 @schedules.command(name="next")
@@ -45,7 +45,7 @@ def next_runs(pipeline_id: str, count: int, as_json: bool) -> None:
     except (KeyError, ValueError) as error:
         raise click.ClickException(str(error).strip('"')) from error
     if as_json:
-        click.echo(json.dumps({"pipeline_id": pipeline_id, "next_runs": [t.isoformat() for t in times]}, indent=2))
+        echo_json({"pipeline_id": pipeline_id, "next_runs": [t.isoformat() for t in times]})
         return
     for when in times:
         click.echo(f"{when.isoformat()}  ({when.astimezone(dt.timezone.utc).isoformat().replace('+00:00', 'Z')})")

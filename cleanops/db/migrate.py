@@ -9,7 +9,6 @@ Number ranges by area keep parallel work from colliding: 0001-0099 core and inge
 
 from __future__ import annotations
 
-import functools
 from importlib import resources
 
 import sqlalchemy as sa

@@ -1,4 +1,4 @@
-"""A snapshot as JSON (the seed's shape), Prometheus text exposition, or a short table."""
+"""A snapshot as JSON (the seed's shape) or Prometheus text exposition (the table is the CLI's)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from cleanops.monitoring.snapshot import GROUPS, MetricsSnapshot
 PROMETHEUS_PREFIX = {"system_metrics": "cleanops_", "pipeline_metrics": "cleanops_pipeline_",
                      "cleanup_metrics": "cleanops_cleanup_"}
 NOW = {"queued_runs"}  # pipeline figures that describe the present, not the window
-TITLES = {"system_metrics": "system (now)", "pipeline_metrics": "pipelines", "cleanup_metrics": "cleanup"}
 
 
 def as_json(snapshot: MetricsSnapshot) -> str:
@@ -39,26 +38,3 @@ def as_prometheus(snapshot: MetricsSnapshot) -> str:
     Gauge("cleanops_metrics_collected_timestamp_seconds", "When these figures were collected (Unix time)",
           registry=registry).set(snapshot.timestamp.timestamp())
     return generate_latest(registry).decode()
-
-
-def _shown(value) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:,.6f}".rstrip("0").rstrip(".")
-    return f"{value:,}"
-
-
-def print_table(snapshot: MetricsSnapshot) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    hours = snapshot.window_seconds / 3600
-    console.print(f"[bold]CleanOps metrics[/bold] at {snapshot.to_dict()['timestamp']}; "
-                  f"pipelines and cleanup over the last {hours:g} h", soft_wrap=True)
-    for group in GROUPS:
-        table = Table("metric", "value", title=TITLES[group], title_justify="left")
-        for name, value in getattr(snapshot, group).items():
-            table.add_row(name, _shown(value))
-        console.print(table)

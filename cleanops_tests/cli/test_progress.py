@@ -1,7 +1,6 @@
 """The progress display and the load's progress lines, without a database."""
 
 import io
-import itertools
 
 from cleanops.cli.progress import live_progress
 from cleanops.ingestion.progress import LoadProgress, parse_progress, progress_line, reporting

@@ -1,6 +1,5 @@
 """File sources through the real Dagster asset into real PostgreSQL: nothing is lost."""
 
-import os
 
 import pytest
 import sqlalchemy as sa

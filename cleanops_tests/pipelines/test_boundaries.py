@@ -14,7 +14,7 @@ from cleanops.sources.base import SourceError
 from cleanops.sources.files import resolve_files
 
 from cleanops_tests.conftest import unique_id, write_pipeline
-from cleanops_tests.ingestion.helpers import count, holds_no_rows, materialize_pipeline, table_names
+from cleanops_tests.ingestion.helpers import holds_no_rows, materialize_pipeline, table_names
 
 SHIPPED = Path(__file__).resolve().parents[2] / "pipelines"
 
