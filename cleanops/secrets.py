@@ -113,7 +113,9 @@ def url_password(raw_url: str) -> str | None:
 
 def remember_environment() -> None:
     """Remember the secrets CleanOps' own variables hold: connection and database passwords, keys."""
-    for name, value in os.environ.items():
+    from cleanops import settings
+
+    for name, value in settings.own_variables().items():
         if name.startswith(CONNECTION_PREFIX) or name in _URL_VARIABLES:
             remember(url_password(value))
         elif name in _PLAIN_VARIABLES:

@@ -29,7 +29,7 @@ METRICS_ASSET = dg.AssetKey(["cleanops", "cleanup"])
 
 
 def emergency_threshold() -> float:
-    return float(os.environ.get("CLEANOPS_EMERGENCY_DISK_PERCENT", "90"))
+    return settings.current().emergency_disk_threshold()
 
 
 def emergency_factor() -> float:
@@ -40,7 +40,7 @@ def emergency_factor() -> float:
 
 
 def cleanup_timezone() -> str:
-    return os.environ.get("CLEANOPS_CLEANUP_TIMEZONE", "UTC")
+    return settings.current().cleanup_timezone
 
 
 class CleanupConfig(dg.Config):
@@ -228,7 +228,7 @@ def disk_usage_percent(path: str | os.PathLike) -> float:
 
 
 def _watched_path() -> str:
-    path = os.environ.get("CLEANOPS_EMERGENCY_DISK_PATH") or str(settings.paths().home)
+    path = settings.current().emergency_disk_path or str(settings.paths().home)
     while not os.path.exists(path):
         path = os.path.dirname(path)
     return path

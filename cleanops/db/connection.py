@@ -65,7 +65,7 @@ def _external_target(raw_url: str) -> DatabaseTarget:
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername=WAREHOUSE_DRIVER)
     warehouse = url.database or "postgres"
-    instance_override = os.environ.get("CLEANOPS_INSTANCE_DATABASE_URL")
+    instance_override = settings.instance_database_url()
     instance = make_url(instance_override).database if instance_override else f"{warehouse}_dagster"
     return DatabaseTarget(url, warehouse, instance, embedded=False)
 
