@@ -110,6 +110,7 @@ def audit(context: dg.OpExecutionContext, config: CleanupConfig, cleanup_lock: C
     """Phase 1: scan every enabled policy and list candidates with the reason for each."""
     from cleanops.cleanup import audit as audit_log
     from cleanops.cleanup import plan, service
+
     engine = warehouse.engine()
     options = cleanup_options(config, started_by=f"dagster run {context.run_id}")
     interrupted = audit_log.mark_interrupted(engine, options)
