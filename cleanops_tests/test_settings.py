@@ -13,14 +13,24 @@ from cleanops.cleanup.models import DEFAULT_EMERGENCY_FACTOR, CleanupError, emer
 PACKAGE = Path(cleanops.__file__).parent
 
 
-def _literal_prefix(node: ast.AST) -> str | None:
-    """The text a name starts with: a string constant, or an f-string's leading constant part."""
+def _module_constants(tree: ast.Module) -> dict[str, ast.AST]:
+    """Module-level `NAME = <expression>`, so a read through a constant (`VARIABLE = "CLEANOPS_X"`) counts."""
+    return {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
+def _literal_prefix(node: ast.AST, constants: dict[str, ast.AST] | None = None) -> str | None:
+    """The text a name starts with: a string constant, an f-string's leading constant part, or
+    a module constant holding either."""
+    constants = constants or {}
+    if isinstance(node, ast.Name) and node.id in constants:
+        return _literal_prefix(constants[node.id], {k: v for k, v in constants.items() if k != node.id})
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
         return str(node.values[0].value)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _literal_prefix(node.left)
+        return _literal_prefix(node.left, constants)
     return None
 
 
@@ -50,9 +60,11 @@ def _read_name(node: ast.AST) -> ast.AST | None:
 def own_variable_reads(source: str) -> list[tuple[int, str]]:
     """(line, name) of each read of a variable whose name starts with CLEANOPS_."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    constants = _module_constants(tree)
+    for node in ast.walk(tree):
         name = _read_name(node)
-        prefix = _literal_prefix(name) if name is not None else None
+        prefix = _literal_prefix(name, constants) if name is not None else None
         if prefix is not None and prefix.startswith(settings.PREFIX):
             found.append((node.lineno, prefix))
     return found
@@ -79,6 +91,7 @@ def test_only_settings_reads_cleanops_variables():
     'os.environ.get("CLEANOPS_CONN_" + name)',
     '"CLEANOPS_X" in os.environ',
     'def f():\n    return int(os.environ.get("CLEANOPS_X") or 0)',
+    'VARIABLE = "CLEANOPS_X"\ndef f():\n    return os.environ.get(VARIABLE, "15")',
 ])
 def test_the_walk_finds_each_form_of_read(source):
     """The check above would pass on a walk that finds nothing: make sure it finds each form."""
