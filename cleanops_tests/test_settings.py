@@ -14,15 +14,23 @@ PACKAGE = Path(cleanops.__file__).parent
 
 
 def _module_constants(tree: ast.Module) -> dict[str, ast.AST]:
-    """Module-level `NAME = <expression>`, so a read through a constant (`VARIABLE = "CLEANOPS_X"`) counts."""
-    return {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
-            for target in node.targets if isinstance(target, ast.Name)}
+    """Module-level `NAME = <expression>` and one-line `def name(...): return <expression>`, so a
+    read through a constant (`VARIABLE = "CLEANOPS_X"`) or a name helper (`variable(name)`) counts."""
+    constants = {target.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                 for target in node.targets if isinstance(target, ast.Name)}
+    for node in tree.body:
+        body = [statement for statement in getattr(node, "body", []) if not isinstance(statement, ast.Expr)]
+        if isinstance(node, ast.FunctionDef) and len(body) == 1 and isinstance(body[0], ast.Return):
+            constants[node.name] = body[0].value
+    return constants
 
 
 def _literal_prefix(node: ast.AST, constants: dict[str, ast.AST] | None = None) -> str | None:
     """The text a name starts with: a string constant, an f-string's leading constant part, or
     a module constant holding either."""
     constants = constants or {}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        node = node.func
     if isinstance(node, ast.Name) and node.id in constants:
         return _literal_prefix(constants[node.id], {k: v for k, v in constants.items() if k != node.id})
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -92,6 +100,7 @@ def test_only_settings_reads_cleanops_variables():
     '"CLEANOPS_X" in os.environ',
     'def f():\n    return int(os.environ.get("CLEANOPS_X") or 0)',
     'VARIABLE = "CLEANOPS_X"\ndef f():\n    return os.environ.get(VARIABLE, "15")',
+    'def variable(name):\n    return "CLEANOPS_CONN_" + name.upper()\nos.environ.get(variable(name))',
 ])
 def test_the_walk_finds_each_form_of_read(source):
     """The check above would pass on a walk that finds nothing: make sure it finds each form."""
