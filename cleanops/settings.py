@@ -50,6 +50,8 @@ _KINDS = {float: "a number", int: "a whole number"}
 
 
 def _typed(field: str, raw: str | None, kind: type, default: Any) -> Any:
+    """`raw` as `kind` (pydantic's conversion), `default` when unset or blank; pydantic's error
+    becomes a `SettingError` naming the variable."""
     if raw is None or not raw.strip():
         return default
     try:
