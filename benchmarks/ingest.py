@@ -75,6 +75,7 @@ def child_cleanops(csv_path: str, pipeline_id: str) -> dict:
 
     from cleanops.ingestion.assets import build_source_asset
     from cleanops.pipelines.loader import load_file
+    from cleanops.warehouse import WarehouseResource
 
     spec_path = Path(csv_path).with_suffix(f".{pipeline_id}.json")
     spec_path.write_text(json.dumps(pipeline_spec(Path(csv_path), pipeline_id)))
@@ -85,7 +86,7 @@ def child_cleanops(csv_path: str, pipeline_id: str) -> dict:
     instance = dg.DagsterInstance.get()  # once per process: storage set-up, not part of a run
     instance_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    result = dg.materialize([asset], instance=instance)
+    result = dg.materialize([asset], instance=instance, resources={"warehouse": WarehouseResource()})
     run_seconds = time.perf_counter() - started
     metadata = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
     return {"seconds": metadata["load_seconds"], "run_seconds": round(run_seconds, 2),

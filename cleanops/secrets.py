@@ -21,6 +21,8 @@ from urllib.parse import quote, quote_plus
 
 from sqlalchemy.engine import make_url
 
+from cleanops import settings
+
 MASK = "***"
 # Shorter values (a flag, a page size) are not secrets worth the name, and masking them
 # would garble ordinary words and numbers in every message.
@@ -30,7 +32,7 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _URL_VARIABLES = ("CLEANOPS_DATABASE_URL", "CLEANOPS_INSTANCE_DATABASE_URL", "CLEANOPS_INSTANCE_URL",
                   "CLEANOPS_WAREHOUSE_URL")
 _PLAIN_VARIABLES = ("CLEANOPS_HMAC_KEY", "CLEANOPS_PG_PASSWORD")
-CONNECTION_PREFIX = "CLEANOPS_CONN_"
+CONNECTION_PREFIX = settings.CONNECTION_PREFIX
 
 
 class MissingVariable(LookupError):
@@ -113,7 +115,7 @@ def url_password(raw_url: str) -> str | None:
 
 def remember_environment() -> None:
     """Remember the secrets CleanOps' own variables hold: connection and database passwords, keys."""
-    for name, value in os.environ.items():
+    for name, value in settings.own_variables().items():
         if name.startswith(CONNECTION_PREFIX) or name in _URL_VARIABLES:
             remember(url_password(value))
         elif name in _PLAIN_VARIABLES:

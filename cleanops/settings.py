@@ -1,7 +1,9 @@
-"""Where CleanOps keeps things, read from the environment.
+"""Where CleanOps keeps things and how it behaves, read from the environment in one place.
 
-Every path and URL the product uses is derived here, so the CLI, the Dagster code
-location and the tests agree on one picture:
+`Settings` (pydantic-settings, prefix `CLEANOPS_`) is the only reader of CleanOps' own
+variables; every other module asks it, so the CLI, the Dagster code location and the tests
+agree on one picture. `current()` reads the environment at each call: tests and the CLI
+change variables between calls, and reading a few variables is cheap.
 
 - CLEANOPS_HOME: the project's own folder (embedded database, Dagster storage, logs,
   archives). Defaults to `.cleanops/` in the project root.
@@ -9,6 +11,11 @@ location and the tests agree on one picture:
   database it names and the Dagster instance uses a database beside it
   (`<name>_dagster`, or CLEANOPS_INSTANCE_DATABASE_URL), and nothing is started.
 - CLEANOPS_PIPELINES_DIR: the folder of pipeline files (default `pipelines/`).
+- CLEANOPS_CONN_<NAME>: the URL of a pipeline's connection `<name>` (`connection_variable_value`).
+
+Values that can be malformed (numbers) are kept as text and checked when asked for, so a bad
+value fails only what uses it (an emergency cleanup, not loading the code location), with a
+message naming the variable.
 """
 
 from __future__ import annotations
@@ -16,16 +23,110 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 WAREHOUSE_DATABASE = "cleanops_warehouse"
 INSTANCE_DATABASE = "cleanops_dagster"
+PREFIX = "CLEANOPS_"
+CONNECTION_PREFIX = PREFIX + "CONN_"
+SAMPLE_SOURCE_DATABASE = "cleanops_sample_source"
 
 
-def _env_path(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
-    return Path(value).expanduser().resolve() if value else default
+class SettingError(ValueError):
+    """A CLEANOPS_* variable holds a value of the wrong kind; the message names the variable."""
+
+
+def variable(field: str) -> str:
+    """The environment variable behind a settings field (`home` → `CLEANOPS_HOME`)."""
+    return PREFIX + field.upper()
+
+
+_KINDS = {float: "a number", int: "a whole number"}
+
+
+def _typed(field: str, raw: str | None, kind: type, default: Any) -> Any:
+    """`raw` as `kind` (pydantic's conversion), `default` when unset or blank; pydantic's error
+    becomes a `SettingError` naming the variable."""
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return TypeAdapter(kind).validate_python(raw.strip())
+    except ValidationError as error:
+        raise SettingError(f"{variable(field)} must be {_KINDS.get(kind, kind.__name__)}, not {raw!r}") from error
+
+
+class Settings(BaseSettings):
+    """CleanOps' environment variables, as given (text); the methods give them their meaning."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
+
+    home: str | None = None
+    pipelines_dir: str | None = None
+    dbt_project_dir: str | None = None
+    database_url: str | None = None
+    instance_database_url: str | None = None
+    cleanup_roots: str = ""
+    destination_schemas: str = ""
+    source_roots: str = ""
+    hmac_key: str | None = None
+    sample_source_database: str = SAMPLE_SOURCE_DATABASE
+    dependency_interval_seconds: str | None = None
+    cleanup_timezone: str = "UTC"
+    cleanup_rate_limit: str | None = None
+    emergency_disk_percent: str | None = None
+    emergency_disk_path: str | None = None
+    emergency_factor: str | None = None
+    user: str | None = None
+    metrics_interval_minutes: str | None = None
+
+    @staticmethod
+    def _path(raw: str | None, default: Path) -> Path:
+        return Path(raw).expanduser().resolve() if raw else default
+
+    def home_folder(self) -> Path:
+        return self._path(self.home, PROJECT_ROOT / ".cleanops")
+
+    def pipelines_folder(self) -> Path:
+        return self._path(self.pipelines_dir, PROJECT_ROOT / "pipelines")
+
+    def dbt_project_folder(self) -> Path:
+        return self._path(self.dbt_project_dir, PROJECT_ROOT / "cleanops_dbt")
+
+    def dependency_interval(self) -> int:
+        """How often dependency conditions are evaluated (Dagster's default is 30 s; tests lower it)."""
+        return _typed("dependency_interval_seconds", self.dependency_interval_seconds, int, 15)
+
+    def cleanup_throttle(self) -> float | None:
+        """Objects per second a cleanup deletes, overriding the run's own option (None: not set)."""
+        return _typed("cleanup_rate_limit", self.cleanup_rate_limit, float, None)
+
+    def emergency_disk_threshold(self) -> float:
+        return _typed("emergency_disk_percent", self.emergency_disk_percent, float, 90.0)
+
+
+def current() -> Settings:
+    """The settings as the environment holds them now."""
+    return Settings()
+
+
+def connection_variable(name: str) -> str:
+    """CLEANOPS_CONN_<NAME> (upper case, `-` as `_`) for a connection name of a pipeline file."""
+    return CONNECTION_PREFIX + name.upper().replace("-", "_")
+
+
+def connection_variable_value(name: str) -> str | None:
+    """The raw URL a pipeline's connection name stands for, or None when it is not set."""
+    return os.environ.get(connection_variable(name)) or None
+
+
+def own_variables() -> dict[str, str]:
+    """Every CLEANOPS_* variable set now (name → value), e.g. to find the secrets they hold."""
+    return {name: value for name, value in os.environ.items() if name.startswith(PREFIX)}
 
 
 @dataclass(frozen=True)
@@ -64,7 +165,7 @@ class Paths:
 
 
 def home() -> Path:
-    return _env_path("CLEANOPS_HOME", PROJECT_ROOT / ".cleanops")
+    return current().home_folder()
 
 
 def paths() -> Paths:
@@ -72,16 +173,21 @@ def paths() -> Paths:
 
 
 def pipelines_dir() -> Path:
-    return _env_path("CLEANOPS_PIPELINES_DIR", PROJECT_ROOT / "pipelines")
+    return current().pipelines_folder()
 
 
 def external_database_url() -> str | None:
     """The user's own server, if they named one."""
-    return os.environ.get("CLEANOPS_DATABASE_URL") or None
+    return current().database_url or None
+
+
+def instance_database_url() -> str | None:
+    """CLEANOPS_INSTANCE_DATABASE_URL: the Dagster instance's database on a user's own server."""
+    return current().instance_database_url or None
 
 
 def dbt_project_dir() -> Path:
-    return _env_path("CLEANOPS_DBT_PROJECT_DIR", PROJECT_ROOT / "cleanops_dbt")
+    return current().dbt_project_folder()
 
 
 def cleanup_roots() -> list[str]:
@@ -90,21 +196,24 @@ def cleanup_roots() -> list[str]:
     CleanOps' own folders (tmp, landing, logs, archives, compute logs, dbt logs) are always
     allowed; this adds more. The entries are returned as given: cleanup checks and resolves them.
     """
-    value = os.environ.get("CLEANOPS_CLEANUP_ROOTS", "")
-    return [entry for entry in value.split(os.pathsep) if entry.strip()]
+    return [entry for entry in current().cleanup_roots.split(os.pathsep) if entry.strip()]
 
 
 def destination_schemas() -> tuple[str, ...]:
     """CLEANOPS_DESTINATION_SCHEMAS: comma-separated schemas, besides `marts`, that destinations may write."""
-    value = os.environ.get("CLEANOPS_DESTINATION_SCHEMAS", "")
-    return tuple(name.strip() for name in value.split(",") if name.strip())
+    return tuple(name.strip() for name in current().destination_schemas.split(",") if name.strip())
 
 
 def source_roots() -> tuple[Path, ...]:
     """CLEANOPS_SOURCE_ROOTS: folders (os.pathsep-separated) file sources may read, besides the
     pipelines folder and the landing folder."""
-    value = os.environ.get("CLEANOPS_SOURCE_ROOTS", "")
+    value = current().source_roots
     return tuple(Path(part).expanduser().resolve() for part in value.split(os.pathsep) if part.strip())
+
+
+def hmac_key() -> str | None:
+    """CLEANOPS_HMAC_KEY: the key of hmac_sha256 anonymisation (environment only, never written)."""
+    return current().hmac_key or None
 
 
 def metrics_interval_minutes() -> int:
@@ -113,7 +222,7 @@ def metrics_interval_minutes() -> int:
     1-59, or a whole number of hours up to 1440 (one cron expression can say either); any
     other value raises ValueError naming the variable.
     """
-    value = os.environ.get("CLEANOPS_METRICS_INTERVAL_MINUTES", "").strip() or "5"
+    value = (current().metrics_interval_minutes or "").strip() or "5"
     minutes = int(value) if value.isascii() and value.isdigit() else -1
     if not (1 <= minutes < 60 or (minutes % 60 == 0 and 60 <= minutes <= 1440)):
         raise ValueError(f"CLEANOPS_METRICS_INTERVAL_MINUTES={value!r}: expected 1-59 minutes "

@@ -2,10 +2,12 @@
 disk sensor. The ops are the seed's phases and call the same functions as the CLI.
 
 The job runs in one process (in_process_executor) so that the `cleanup_lock` resource
-can hold the PostgreSQL advisory lock from the first phase to the last: two cleanups,
-whether started by the schedule, the sensor or the CLI, never overlap.
+(`CleanupLock`) can hold the PostgreSQL advisory lock from the first phase to the last: two
+cleanups, whether started by the schedule, the sensor or the CLI, never overlap. The ops take
+the lock and the `warehouse` resource as parameters; the run's options are `CleanupConfig`,
+made from the fields of `CleanupOptions` (the CLI's), so each option is declared once.
 
-Environment (read when the code location loads):
+Settings (`cleanops.settings`, read when the code location loads or the sensor ticks):
 - CLEANOPS_CLEANUP_TIMEZONE: time zone of the daily 02:00 schedule (default UTC);
 - CLEANOPS_EMERGENCY_DISK_PERCENT: disk usage that triggers an emergency cleanup (90);
 - CLEANOPS_EMERGENCY_FACTOR: how much an emergency shortens retention (0.5 = halves it);
@@ -14,22 +16,27 @@ Environment (read when the code location loads):
 
 # no `from __future__ import annotations`: Dagster reads the op and config annotations at run time
 
+import dataclasses
 import json
 import os
 import shutil
+import typing
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import dagster as dg
+import pydantic
 
 from cleanops import settings
-from cleanops.cleanup.models import DEFAULT_EMERGENCY_FACTOR
+from cleanops.cleanup.models import CleanupOptions
+from cleanops.warehouse import WarehouseResource
 
 JOB_NAME = "cleanup"
 METRICS_ASSET = dg.AssetKey(["cleanops", "cleanup"])
 
 
 def emergency_threshold() -> float:
-    return float(os.environ.get("CLEANOPS_EMERGENCY_DISK_PERCENT", "90"))
+    return settings.current().emergency_disk_threshold()
 
 
 def emergency_factor() -> float:
@@ -40,42 +47,51 @@ def emergency_factor() -> float:
 
 
 def cleanup_timezone() -> str:
-    return os.environ.get("CLEANOPS_CLEANUP_TIMEZONE", "UTC")
+    return settings.current().cleanup_timezone
 
 
-class CleanupConfig(dg.Config):
-    """Options of one cleanup run (the CLI's flags)."""
-
-    cleanup_type: str = "automatic"
-    dry_run: bool = False
-    archive: bool = True  # skip backups only when explicitly set to false
-    emergency_factor: float = DEFAULT_EMERGENCY_FACTOR
-    batch_size: int = 500
-    rate_limit: float = 0.0
-    data_types: list[str] | None = None
+# Options a run does not take from config: who started it (the run) and when (now).
+_NOT_CONFIG = ("started_by", "now")
+# A scheduled or sensor run deletes unless told otherwise; the CLI defaults to a dry run.
+_RUN_DEFAULTS = {"cleanup_type": "automatic", "dry_run": False}
 
 
-def _warehouse():
-    from cleanops.db import connection, migrate
-
-    engine = connection.warehouse_engine()
-    migrate.migrate(engine)
-    return engine
-
-
-@dg.resource(description="Holds the cleanup advisory lock for the whole run.")
-def cleanup_lock(_init_context):
-    from cleanops.cleanup.lock import cleanup_lock as hold_lock
-
-    engine = _warehouse()
-    with hold_lock(engine):
-        yield engine
+def _config_class() -> type[dg.Config]:
+    """`CleanupConfig`: the run config of the `audit` op, one field per option of `CleanupOptions`."""
+    hints = typing.get_type_hints(CleanupOptions)
+    fields = {field.name: (hints[field.name], _RUN_DEFAULTS.get(field.name, field.default))
+              for field in dataclasses.fields(CleanupOptions) if field.name not in _NOT_CONFIG}
+    return pydantic.create_model("CleanupConfig", __base__=dg.Config, __module__=__name__,
+                                 __doc__="Options of one cleanup run (the CLI's flags).", **fields)
 
 
-def _session(work_dir: str):
+CleanupConfig = _config_class()
+
+
+def cleanup_options(config: CleanupConfig, started_by: str) -> CleanupOptions:
+    return CleanupOptions(**config.model_dump(), started_by=started_by)
+
+
+class CleanupLock(dg.ConfigurableResource):
+    """Holds the cleanup advisory lock on the warehouse for the whole run (migrated first)."""
+
+    warehouse: dg.ResourceDependency[WarehouseResource]
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        from cleanops.cleanup.lock import cleanup_lock as hold_lock
+        from cleanops.db import migrate
+
+        engine = self.warehouse.engine()
+        migrate.migrate(engine)
+        with hold_lock(engine):
+            yield self
+
+
+def _session(work_dir: str, warehouse: WarehouseResource):
     from cleanops.cleanup.plan import CleanupSession
 
-    return CleanupSession.load(work_dir, _warehouse())
+    return CleanupSession.load(work_dir, warehouse.engine(), instance_engine=warehouse.instance_engine)
 
 
 def _save(work_dir: str, name: str, data: dict) -> None:
@@ -88,32 +104,30 @@ def _read(work_dir: str, name: str) -> dict | None:
     return json.load(open(path)) if os.path.exists(path) else None
 
 
-@dg.op(required_resource_keys={"cleanup_lock"}, out=dg.Out(str))
-def audit(context: dg.OpExecutionContext, config: CleanupConfig) -> str:
+@dg.op(out=dg.Out(str))
+def audit(context: dg.OpExecutionContext, config: CleanupConfig, cleanup_lock: CleanupLock,
+          warehouse: WarehouseResource) -> str:
     """Phase 1: scan every enabled policy and list candidates with the reason for each."""
     from cleanops.cleanup import audit as audit_log
     from cleanops.cleanup import plan, service
-    from cleanops.cleanup.models import CleanupOptions
 
-    engine = context.resources.cleanup_lock
-    options = CleanupOptions(cleanup_type=config.cleanup_type, dry_run=config.dry_run, archive=config.archive,
-                             emergency_factor=config.emergency_factor, batch_size=config.batch_size,
-                             rate_limit=config.rate_limit, data_types=config.data_types,
-                             started_by=f"dagster run {context.run_id}")
+    engine = warehouse.engine()
+    options = cleanup_options(config, started_by=f"dagster run {context.run_id}")
     interrupted = audit_log.mark_interrupted(engine, options)
-    session = service.start(engine, options)
+    session = service.start(engine, options, instance_engine=warehouse.instance_engine)
     found = plan.scan_phase(session)
     context.log.info(f"cleanup {session.cleanup_id}: found {dict(found)}; interrupted before: {interrupted}")
     _save(str(session.work_dir), "found.json", {"found": dict(found), "interrupted": interrupted})
     return str(session.work_dir)
 
 
-@dg.op(required_resource_keys={"cleanup_lock"}, out=dg.Out(str))
-def retention_check(context: dg.OpExecutionContext, work_dir: str) -> str:
+@dg.op(out=dg.Out(str))
+def retention_check(context: dg.OpExecutionContext, work_dir: str, cleanup_lock: CleanupLock,
+                    warehouse: WarehouseResource) -> str:
     """Phase 2: keep-last rules and age re-checks."""
     from cleanops.cleanup import plan
 
-    excluded = plan.retention_phase(_session(work_dir))
+    excluded = plan.retention_phase(_session(work_dir, warehouse))
     context.log.info(f"retention check kept {excluded} candidates")
     return work_dir
 
@@ -127,12 +141,13 @@ def _location_asset_graph(context: dg.OpExecutionContext):
         return None
 
 
-@dg.op(required_resource_keys={"cleanup_lock"}, out=dg.Out(str))
-def dependency_analysis(context: dg.OpExecutionContext, work_dir: str) -> str:
+@dg.op(out=dg.Out(str))
+def dependency_analysis(context: dg.OpExecutionContext, work_dir: str, cleanup_lock: CleanupLock,
+                        warehouse: WarehouseResource) -> str:
     """Phase 3: keep runs holding latest materializations and batches still needed downstream."""
     from cleanops.cleanup import plan
 
-    session = _session(work_dir)
+    session = _session(work_dir, warehouse)
     graph = _location_asset_graph(context)
     if graph is not None:  # the run's own code location: no second build of the definitions
         session.downstream_built_at = plan.downstream_built_at_in(graph, context.instance)
@@ -141,12 +156,13 @@ def dependency_analysis(context: dg.OpExecutionContext, work_dir: str) -> str:
     return work_dir
 
 
-@dg.op(required_resource_keys={"cleanup_lock"}, out=dg.Out(str))
-def safe_deletion(context: dg.OpExecutionContext, work_dir: str) -> str:
+@dg.op(out=dg.Out(str))
+def safe_deletion(context: dg.OpExecutionContext, work_dir: str, cleanup_lock: CleanupLock,
+                  warehouse: WarehouseResource) -> str:
     """Phase 4: archive, then delete in bounded batches (a dry run records what it would do)."""
     from cleanops.cleanup import service
 
-    session = _session(work_dir)
+    session = _session(work_dir, warehouse)
     result = service.CleanupResult(session.cleanup_id, session.options)
     if session.options.dry_run:
         service.record_dry_run(session, result, list_limit=0)
@@ -159,12 +175,13 @@ def safe_deletion(context: dg.OpExecutionContext, work_dir: str) -> str:
     return work_dir
 
 
-@dg.op(required_resource_keys={"cleanup_lock"}, out=dg.Out(str))
-def verification(context: dg.OpExecutionContext, work_dir: str) -> str:
+@dg.op(out=dg.Out(str))
+def verification(context: dg.OpExecutionContext, work_dir: str, cleanup_lock: CleanupLock,
+                 warehouse: WarehouseResource) -> str:
     """Phase 5: deleted objects gone, archives readable with matching checksums, counts reconcile."""
     from cleanops.cleanup.verify import verify
 
-    session = _session(work_dir)
+    session = _session(work_dir, warehouse)
     if not session.options.dry_run:
         report = verify(session)
         _save(work_dir, "verification.json", report.to_dict())
@@ -173,14 +190,15 @@ def verification(context: dg.OpExecutionContext, work_dir: str) -> str:
     return work_dir
 
 
-@dg.op(required_resource_keys={"cleanup_lock"})
-def audit_log(context: dg.OpExecutionContext, work_dir: str) -> dg.Nothing:
+@dg.op
+def audit_log(context: dg.OpExecutionContext, work_dir: str, cleanup_lock: CleanupLock,
+              warehouse: WarehouseResource) -> dg.Nothing:
     """Phase 6: the cleanup's status and the seed's metrics, plotted by the Dagster UI."""
     from cleanops.cleanup import service
     from cleanops.cleanup.execute import ExecutionTotals
     from cleanops.cleanup.verify import VerificationReport
 
-    session = _session(work_dir)
+    session = _session(work_dir, warehouse)
     result = service.CleanupResult(session.cleanup_id, session.options)
     result.found = (_read(work_dir, "found.json") or {}).get("found", {})
     totals = _read(work_dir, "totals.json")
@@ -207,7 +225,11 @@ def audit_log(context: dg.OpExecutionContext, work_dir: str) -> dg.Nothing:
                          metadata={"cleanup_id": session.cleanup_id})
 
 
-@dg.job(name=JOB_NAME, executor_def=dg.in_process_executor, resource_defs={"cleanup_lock": cleanup_lock},
+_job_warehouse = WarehouseResource()
+
+
+@dg.job(name=JOB_NAME, executor_def=dg.in_process_executor,
+        resource_defs={"warehouse": _job_warehouse, "cleanup_lock": CleanupLock(warehouse=_job_warehouse)},
         tags={"cleanops/area": "cleanup"},
         description="Audit -> retention check -> dependency analysis -> safe deletion -> verification -> audit log.")
 def cleanup_job():
@@ -228,7 +250,7 @@ def disk_usage_percent(path: str | os.PathLike) -> float:
 
 
 def _watched_path() -> str:
-    path = os.environ.get("CLEANOPS_EMERGENCY_DISK_PATH") or str(settings.paths().home)
+    path = settings.current().emergency_disk_path or str(settings.paths().home)
     while not os.path.exists(path):
         path = os.path.dirname(path)
     return path

@@ -10,7 +10,6 @@ next cleanup simply finds fewer candidates.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +18,7 @@ from itertools import groupby
 
 import sqlalchemy as sa
 
+from cleanops import settings
 from cleanops.cleanup import files, runs, warehouse
 from cleanops.cleanup.archive import FileArchive, archive_table_name, cleanup_dir
 from cleanops.cleanup.audit import AuditAction, utcnow, write_actions
@@ -77,7 +77,7 @@ class Executor:
 
     def run(self) -> ExecutionTotals:
         _raise_open_file_limit(2 * self.options.batch_size + 64)
-        throttle = float(os.environ.get("CLEANOPS_CLEANUP_RATE_LIMIT") or self.options.rate_limit or 0)
+        throttle = settings.current().cleanup_throttle() or self.options.rate_limit or 0
         try:
             with open(self.session.path(RESULTS), "a", encoding="utf-8") as results:
                 for batch in batches(planned(self.session), self.options.batch_size):

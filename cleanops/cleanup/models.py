@@ -15,6 +15,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+from cleanops import settings
+
 CLEANUP_TYPES = ("automatic", "manual", "emergency")
 
 
@@ -79,7 +81,9 @@ DEFAULT_EMERGENCY_FACTOR = 0.5  # an emergency cleanup halves every retention pe
 def emergency_factor_setting() -> float:
     """CLEANOPS_EMERGENCY_FACTOR (default DEFAULT_EMERGENCY_FACTOR): how much an emergency
     cleanup shortens retention."""
-    value = os.environ.get("CLEANOPS_EMERGENCY_FACTOR", str(DEFAULT_EMERGENCY_FACTOR))
+    value = settings.current().emergency_factor
+    if value is None:
+        value = str(DEFAULT_EMERGENCY_FACTOR)
     try:
         factor = float(value)
     except ValueError:
@@ -100,7 +104,7 @@ class CleanupOptions:
     batch_size: int = 500                # objects (or rows) per transaction / per commit
     rate_limit: float = 0.0              # objects per second, 0 = unlimited
     data_types: list[str] | None = None  # None = every enabled policy
-    started_by: str = field(default_factory=lambda: os.environ.get("CLEANOPS_USER") or getpass.getuser())
+    started_by: str = field(default_factory=lambda: settings.current().user or getpass.getuser())
     now: datetime | None = None
 
     def __post_init__(self) -> None:

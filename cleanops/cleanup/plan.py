@@ -44,6 +44,7 @@ class CleanupSession:
     warehouse: sa.Engine
     downstream_built_at: Callable[[str], datetime | None] | None = None
     _instance: object = field(default=None, repr=False)
+    instance_engine_factory: Callable[[], sa.Engine] | None = field(default=None, repr=False)
     _instance_engine: sa.Engine | None = field(default=None, repr=False)
 
     @property
@@ -62,7 +63,7 @@ class CleanupSession:
     @property
     def instance_engine(self) -> sa.Engine:
         if self._instance_engine is None:
-            self._instance_engine = runs.instance_engine()
+            self._instance_engine = (self.instance_engine_factory or runs.instance_engine)()
         return self._instance_engine
 
     def save(self) -> None:
@@ -70,9 +71,11 @@ class CleanupSession:
         self.path(STATE).write_text(json.dumps({"cleanup_id": self.cleanup_id, "options": self.options.to_dict()}))
 
     @classmethod
-    def load(cls, work_dir: str | Path, warehouse_engine: sa.Engine) -> "CleanupSession":
+    def load(cls, work_dir: str | Path, warehouse_engine: sa.Engine,
+             instance_engine: Callable[[], sa.Engine] | None = None) -> "CleanupSession":
         state = json.loads((Path(work_dir) / STATE).read_text())
-        return cls(state["cleanup_id"], CleanupOptions.from_dict(state["options"]), warehouse_engine)
+        return cls(state["cleanup_id"], CleanupOptions.from_dict(state["options"]), warehouse_engine,
+                   instance_engine_factory=instance_engine)
 
 
 def read_candidates(path: Path) -> Iterator[Candidate]:

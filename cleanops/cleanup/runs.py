@@ -23,7 +23,6 @@ archiving their rows, and event-log chatter is left alone; a warning says so.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -47,17 +46,12 @@ logger = logging.getLogger(__name__)
 RUN_TABLES = ("runs", "run_tags", "event_logs", "asset_event_tags", "asset_check_executions")
 
 
-@functools.cache
-def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
-
-
 def instance_engine() -> sa.Engine:
-    """The Dagster instance database, through psycopg 3 like the warehouse."""
-    from cleanops.db import connection
+    """The Dagster instance database, through psycopg 3 like the warehouse (the process's shared
+    `WarehouseResource`, for callers that pass no engine)."""
+    from cleanops import warehouse
 
-    target = connection.ensure_database()
-    return _engine(connection.render(target.url(target.instance_database)))
+    return warehouse.default().instance_engine()
 
 
 def dagster_instance():

@@ -64,11 +64,12 @@ class CleanupResult:
 
 
 def start(warehouse: sa.Engine, options: CleanupOptions,
-          downstream_built_at: Callable[[str], datetime | None] | None = None) -> plan.CleanupSession:
+          downstream_built_at: Callable[[str], datetime | None] | None = None,
+          instance_engine: Callable[[], sa.Engine] | None = None) -> plan.CleanupSession:
     """Seed missing policies, register the cleanup and return its session."""
     policies.seed(warehouse)
     session = plan.CleanupSession(audit.new_cleanup_id(options.now), options, warehouse,
-                                  downstream_built_at=downstream_built_at)
+                                  downstream_built_at=downstream_built_at, instance_engine_factory=instance_engine)
     session.save()
     location = None if options.dry_run or not options.archive else str(session.work_dir)
     audit.start_run(warehouse, session.cleanup_id, options, location)

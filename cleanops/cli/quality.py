@@ -43,12 +43,14 @@ def check(pipeline_id: str) -> None:
     from cleanops.db import connection
     from cleanops.quality.checks import evaluate
     from cleanops.quality.rules import check_targets
+    from cleanops.warehouse import WarehouseResource
 
     connection.apply_environment()
+    warehouse = WarehouseResource()
     run_id = f"cli-{uuid.uuid4()}"
     failed_blocking = False
     for target in check_targets(_pipeline(pipeline_id)):
-        for outcome in evaluate(target, run_id):
+        for outcome in evaluate(target, run_id, warehouse=warehouse):
             status = "pass" if outcome.success else "FAIL"
             failed_blocking |= not outcome.success and outcome.rule.rule.severity == "error"
             click.echo(f"{status:<5} {target.label} {outcome.rule.name} ({outcome.rule.rule.severity}) "
@@ -74,11 +76,11 @@ def report(pipeline_id: str, as_json: bool, trend: int) -> None:
     """Per rule: the latest result and its trend over recent runs (oldest → newest)."""
     from cleanops.db import connection
     from cleanops.quality import history
-    from cleanops.warehouse import engine_for_pipeline
+    from cleanops.warehouse import WarehouseResource
 
     connection.apply_environment()
     pipeline = _pipeline(pipeline_id)
-    entries = history.report(engine_for_pipeline(pipeline.spec), pipeline_id, trend)
+    entries = history.report(WarehouseResource().engine_for(pipeline.spec), pipeline_id, trend)
     if as_json:
         click.echo(json.dumps({"pipeline_id": pipeline_id, "rules": entries}, indent=2, default=str))
         return

@@ -15,17 +15,17 @@ def runs() -> None:
 
 
 def _engine_for(pipeline_id: str | None):
-    from cleanops.db import connection
+    from cleanops.warehouse import WarehouseResource
 
+    warehouse = WarehouseResource()
     if pipeline_id:
         from cleanops.pipelines.loader import load_pipelines
-        from cleanops.warehouse import engine_for_pipeline
 
         try:
-            return engine_for_pipeline(load_pipelines().by_id(pipeline_id).spec)
+            return warehouse.engine_for(load_pipelines().by_id(pipeline_id).spec)
         except KeyError:
             pass
-    return connection.warehouse_engine()
+    return warehouse.engine()
 
 
 def _dagster_summary(run_id: str):

@@ -113,4 +113,9 @@ def _try_build(pipeline: LoadedPipeline, result: LoadResult | None) -> tuple[dg.
 
 
 def build_all(result: LoadResult) -> dg.Definitions:
-    return build_checked(result).definitions
+    """Every pipeline that builds, runnable on its own: with the `warehouse` resource the code
+    location binds in `defs/resources.py` (the location itself merges `build_checked`)."""
+    from cleanops.warehouse import RESOURCE_KEY, WarehouseResource
+
+    return dg.Definitions.merge(build_checked(result).definitions,
+                                dg.Definitions(resources={RESOURCE_KEY: WarehouseResource()}))

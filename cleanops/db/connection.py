@@ -8,7 +8,6 @@ dagster-postgres is tested with psycopg2.
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 
@@ -65,7 +64,7 @@ def _external_target(raw_url: str) -> DatabaseTarget:
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername=WAREHOUSE_DRIVER)
     warehouse = url.database or "postgres"
-    instance_override = os.environ.get("CLEANOPS_INSTANCE_DATABASE_URL")
+    instance_override = settings.instance_database_url()
     instance = make_url(instance_override).database if instance_override else f"{warehouse}_dagster"
     return DatabaseTarget(url, warehouse, instance, embedded=False)
 
@@ -117,15 +116,13 @@ def _create_missing_databases(target: DatabaseTarget) -> None:
         engine.dispose()
 
 
-@functools.cache
-def _engine_for(url: str) -> sa.Engine:
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-
-
 def warehouse_engine() -> sa.Engine:
-    """A pooled engine on the warehouse (the server is started on first use)."""
-    target = ensure_database()
-    return _engine_for(render(target.warehouse_url))
+    """The process's pooled engine on the warehouse, for callers outside Dagster (migrations at
+    `cleanops db start`, tests); the server is started on first use. Dagster code takes a
+    `WarehouseResource` instead, and this is that class's shared instance."""
+    from cleanops import warehouse
+
+    return warehouse.default().engine()
 
 
 def export_environment(target: DatabaseTarget) -> dict[str, str]:

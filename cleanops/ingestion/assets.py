@@ -10,6 +10,7 @@ from cleanops.ingestion.load import LoadReport, load_source, record_failure, utc
 from cleanops.pipelines.loader import LoadedPipeline
 from cleanops.pipelines.naming import staging_asset_key
 from cleanops.scheduling import policy
+from cleanops.warehouse import WarehouseResource
 
 
 class IngestConfig(dg.Config):
@@ -79,15 +80,16 @@ def build_source_asset(pipeline: LoadedPipeline, source,
         tags={"cleanops/pipeline": spec.slug, "cleanops/priority": spec.priority},
         metadata={"pipeline_file": str(pipeline.file), "source_type": source.type},
     )
-    def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
+    def _ingest(context: dg.AssetExecutionContext, config: IngestConfig,
+                warehouse: WarehouseResource) -> dg.MaterializeResult:
         log_redaction.install()
         started_at = utcnow()
         try:
             with run_source.source_for_run(pipeline, source, config.files) as source_this_run:
                 report = load_source(pipeline, source_this_run, context.run_id, full_refresh=config.full_refresh,
-                                     log=context.log)
+                                     log=context.log, warehouse=warehouse)
         except Exception as error:
-            record_failure(pipeline, source, context.run_id, started_at, error)
+            record_failure(pipeline, source, context.run_id, started_at, error, warehouse)
             raise load_failure(spec.pipeline_id, source.id, error) from None
         run_source.after_load(pipeline, source, config.files, context.log)
         return dg.MaterializeResult(metadata=report_metadata(report))

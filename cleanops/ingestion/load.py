@@ -29,7 +29,7 @@ from cleanops.pipelines.naming import staging_table_name
 from cleanops.pipelines.schema import FileSource, SqlSource
 from cleanops.secrets import redact
 from cleanops.sources import ReadContext, read_source
-from cleanops.warehouse import engine_for_pipeline
+from cleanops.warehouse import WarehouseResource, engine_for_pipeline
 
 
 def utcnow() -> dt.datetime:
@@ -139,14 +139,14 @@ def declared_columns(validation) -> list[str]:
 
 
 def load_source(pipeline: LoadedPipeline, source, run_id: str, *, full_refresh: bool = False,
-                log=None) -> LoadReport:
+                log=None, warehouse: WarehouseResource | None = None) -> LoadReport:
     """Extract, validate and stage one source in one transaction; returns what happened.
 
     A second load of the same source started meanwhile waits for this one to commit, then
     skips the files it staged (see `Stager`).
     """
     spec = pipeline.spec
-    engine = engine_for_pipeline(spec)
+    engine = engine_for_pipeline(spec, warehouse)
     migrate.migrate(engine)
     validation = spec.validation()
     validator = Validator(validation)
@@ -265,10 +265,11 @@ def _record_success(pg, report: LoadReport, source, extraction_started: dt.datet
                  report.run_id))
 
 
-def record_failure(pipeline: LoadedPipeline, source, run_id: str, started_at: dt.datetime, error: BaseException) -> None:
+def record_failure(pipeline: LoadedPipeline, source, run_id: str, started_at: dt.datetime, error: BaseException,
+                   warehouse: WarehouseResource | None = None) -> None:
     """A failed load leaves staging untouched; the execution log still says it failed and why."""
     try:
-        engine = engine_for_pipeline(pipeline.spec)
+        engine = engine_for_pipeline(pipeline.spec, warehouse)
         with engine.begin() as conn:
             conn.execute(sa.text(
                 """INSERT INTO cleanops.execution_log

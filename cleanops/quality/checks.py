@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from cleanops.quality import history
 from cleanops.quality.expectations import RuleOutcome, run_in_postgres
 from cleanops.quality.rules import CheckRule, CheckTarget
-from cleanops.warehouse import engine_for_pipeline
+from cleanops.warehouse import WarehouseResource, engine_for_pipeline
 
 
 def check_specs(target: CheckTarget) -> list[dg.AssetCheckSpec]:
@@ -43,13 +43,14 @@ def table_columns(engine: sa.Engine, schema: str, table: str) -> set[str]:
                                         "WHERE table_schema = :s AND table_name = :t"), {"s": schema, "t": table}))
 
 
-def evaluate(target: CheckTarget, run_id: str, rules: list[CheckRule] | None = None) -> list[RuleOutcome]:
+def evaluate(target: CheckTarget, run_id: str, rules: list[CheckRule] | None = None,
+             warehouse: WarehouseResource | None = None) -> list[RuleOutcome]:
     """Run the target's suite (or only `rules` of it) in PostgreSQL and record every outcome in the history."""
     if rules is not None:
         target = dataclasses.replace(target, rules=rules)
     if not target.rules:
         return []
-    engine = engine_for_pipeline(target.pipeline.spec)
+    engine = engine_for_pipeline(target.pipeline.spec, warehouse)
     columns = table_columns(engine, target.schema, target.table)
     if not columns:
         outcomes = [RuleOutcome(rule, False, error=f"table {target.schema}.{target.table} does not exist")
@@ -109,10 +110,10 @@ def build_quality_check(target: CheckTarget) -> dg.AssetChecksDefinition:
 
     @dg.multi_asset_check(specs=check_specs(target), name=name, can_subset=True,
                           description=f"Great Expectations suite on {target.schema}.{target.table}")
-    def _quality_check(context):
+    def _quality_check(context, warehouse: WarehouseResource):
         selected = {key.name for key in context.selected_asset_check_keys}
         rules = [rule for rule in target.rules if rule.check_name in selected]
-        for outcome in evaluate(target, context.op_execution_context.run_id, rules):
+        for outcome in evaluate(target, context.op_execution_context.run_id, rules, warehouse):
             if not outcome.success:
                 context.log.warning(f"{target.label}: rule {outcome.rule.name} ({outcome.rule.rule.severity}) "
                                     f"failed: unexpected {outcome.unexpected_count}, observed "

@@ -25,7 +25,7 @@ from cleanops.ingestion.validate import ValidatedChunk, Validator
 from cleanops.pipelines.loader import LoadedPipeline
 from cleanops.pipelines.naming import staging_table_name
 from cleanops.sources.base import SourceChunk, to_text
-from cleanops.warehouse import engine_for_pipeline
+from cleanops.warehouse import WarehouseResource, engine_for_pipeline
 
 STATUSES = ("new", "accepted", "replayed")
 UNREPLAYABLE_KEY = "_raw_text"  # a line the reader could not split into fields
@@ -88,9 +88,10 @@ def _sources_with_quarantine(engine: sa.Engine, pipeline: LoadedPipeline, source
                 yield source
 
 
-def summary(pipeline: LoadedPipeline, source_id: str | None = None) -> list[dict]:
+def summary(pipeline: LoadedPipeline, source_id: str | None = None, *,
+            warehouse: WarehouseResource | None = None) -> list[dict]:
     """Counts by source, status and error code."""
-    engine = engine_for_pipeline(pipeline.spec)
+    engine = engine_for_pipeline(pipeline.spec, warehouse)
     rows = []
     for source in _sources_with_quarantine(engine, pipeline, source_id):
         statement = sql.SQL("SELECT %(source)s AS source_id, status, error_code, count(*) AS rows FROM {q} "
@@ -101,8 +102,9 @@ def summary(pipeline: LoadedPipeline, source_id: str | None = None) -> list[dict
 
 
 def list_rows(pipeline: LoadedPipeline, *, status: str | None = None, error_code: str | None = None,
-              source_id: str | None = None, limit: int | None = 100, with_raw: bool = False) -> list[dict]:
-    engine = engine_for_pipeline(pipeline.spec)
+              source_id: str | None = None, limit: int | None = 100, with_raw: bool = False,
+              warehouse: WarehouseResource | None = None) -> list[dict]:
+    engine = engine_for_pipeline(pipeline.spec, warehouse)
     where, params = _filters(status, error_code, None)
     columns = ("quarantine_id, batch_id, source_id, origin, row_number, error_code, error_field, error_message, "
                "status, quarantined_at, reviewed_at, reviewed_by" + (", raw_record" if with_raw else ""))
@@ -116,9 +118,10 @@ def list_rows(pipeline: LoadedPipeline, *, status: str | None = None, error_code
 
 
 def accept(pipeline: LoadedPipeline, reviewed_by: str, *, error_code: str | None = None,
-           ids: list[int] | None = None, source_id: str | None = None) -> int:
+           ids: list[int] | None = None, source_id: str | None = None,
+           warehouse: WarehouseResource | None = None) -> int:
     """Mark `new` rows as reviewed and accepted as lost (they stay in quarantine, status `accepted`)."""
-    engine = engine_for_pipeline(pipeline.spec)
+    engine = engine_for_pipeline(pipeline.spec, warehouse)
     where, params = _filters("new", error_code, ids)
     total = 0
     for source in _sources_with_quarantine(engine, pipeline, source_id):
@@ -130,8 +133,9 @@ def accept(pipeline: LoadedPipeline, reviewed_by: str, *, error_code: str | None
 
 
 def replay(pipeline: LoadedPipeline, reviewed_by: str, *, error_code: str | None = None,
-           ids: list[int] | None = None, source_id: str | None = None) -> list[ReplayReport]:
-    engine = engine_for_pipeline(pipeline.spec)
+           ids: list[int] | None = None, source_id: str | None = None,
+           warehouse: WarehouseResource | None = None) -> list[ReplayReport]:
+    engine = engine_for_pipeline(pipeline.spec, warehouse)
     migrate.migrate(engine)
     return [_replay_source(engine, pipeline, source, reviewed_by, error_code, ids)
             for source in list(_sources_with_quarantine(engine, pipeline, source_id))]

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 
 import sqlalchemy as sa
 
+from cleanops import settings
 from cleanops.db import connection
 
-SOURCE_DATABASE = "cleanops_sample_source"
+SOURCE_DATABASE = settings.SAMPLE_SOURCE_DATABASE
 
 
 def source_database() -> str:
     """The sample source's database name (tests on a shared server give each session its own)."""
-    return os.environ.get("CLEANOPS_SAMPLE_SOURCE_DATABASE", SOURCE_DATABASE)
+    return settings.current().sample_source_database
 COUNTRIES = ["DE", "FR", "GB", "US", "ES", "IT", "NL", "SE", "PL", "BR"]
 
 

@@ -13,10 +13,10 @@ STOPPED: they show in the UI and can be started there or with `cleanops pipeline
 from __future__ import annotations
 
 import logging
-import os
 
 import dagster as dg
 
+from cleanops import settings
 from cleanops.pipelines.loader import LoadedPipeline, LoadResult
 from cleanops.pipelines.naming import staging_asset_key
 from cleanops.pipelines.schema import FileArrivalTrigger, NewRowsTrigger
@@ -26,7 +26,7 @@ logger = logging.getLogger("cleanops")
 
 # How often dependency conditions are evaluated. Dagster's default is 30 s; tests and
 # benchmarks lower it through the environment.
-DEPENDENCY_INTERVAL_VARIABLE = "CLEANOPS_DEPENDENCY_INTERVAL_SECONDS"
+DEPENDENCY_INTERVAL_VARIABLE = settings.variable("dependency_interval_seconds")
 
 
 def schedule_name(pipeline: LoadedPipeline) -> str:
@@ -81,7 +81,7 @@ def build_dependency_sensor(pipeline: LoadedPipeline) -> dg.AutomationConditionS
         target=dg.AssetSelection.assets(*(staging_asset_key(spec.slug, s.id) for s in spec.data_sources)),
         run_tags={**policy.run_tags(spec), policy.TRIGGER_TAG: "depends_on"},
         default_status=status,
-        minimum_interval_seconds=int(os.environ.get(DEPENDENCY_INTERVAL_VARIABLE, "15")),
+        minimum_interval_seconds=settings.current().dependency_interval(),
         description=f"Runs {spec.pipeline_id} after {', '.join(spec.depends_on)} succeed",
     )
 

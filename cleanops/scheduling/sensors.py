@@ -22,7 +22,7 @@ from cleanops.scheduling import landing
 from cleanops.scheduling.policy import TRIGGER_TAG, is_active
 from cleanops.sources.files import file_sha256
 from cleanops.sources.sql import connection_url, connection_variable
-from cleanops.warehouse import engine_for_pipeline
+from cleanops.warehouse import WarehouseResource, engine_for_pipeline
 
 # A file modified this recently may still be being written; it is picked up on a later tick.
 SETTLE_SECONDS = 0.5
@@ -61,12 +61,13 @@ def file_run_request(folder: landing.LandingFolder, pipeline: LoadedPipeline,
     )
 
 
-def already_loaded(pipeline: LoadedPipeline, source_id: str, hashes: list[str]) -> set[str]:
+def already_loaded(pipeline: LoadedPipeline, source_id: str, hashes: list[str],
+                   warehouse: WarehouseResource | None = None) -> set[str]:
     """Hashes the file ledger already holds: content that was loaded before is not requested again."""
     if not hashes:
         return set()
     try:
-        with engine_for_pipeline(pipeline.spec).connect() as conn:
+        with engine_for_pipeline(pipeline.spec, warehouse).connect() as conn:
             return set(conn.scalars(sa.text(
                 "SELECT sha256 FROM cleanops.loaded_files WHERE pipeline_id = :p AND source_id = :s "
                 "AND sha256 = ANY(:hashes)"), {"p": pipeline.spec.pipeline_id, "s": source_id, "hashes": hashes}))
@@ -94,12 +95,13 @@ def _changed_files(folder: landing.LandingFolder, cursor: dict[str, list]) -> tu
 
 
 def scan_landing_folder(folder: landing.LandingFolder, pipeline: LoadedPipeline, cursor: dict[str, list],
-                        max_files_per_run: int) -> tuple[list[dg.RunRequest], dict[str, list]]:
+                        max_files_per_run: int, warehouse: WarehouseResource | None = None,
+                        ) -> tuple[list[dg.RunRequest], dict[str, list]]:
     """New run requests and the next cursor. Files that left the folder drop out of the cursor;
     content already loaded, already requested, or twice in this tick is requested once at most."""
     changed, next_cursor = _changed_files(folder, cursor)
     changed_names = {path.name for path, _ in changed}
-    skip = already_loaded(pipeline, folder.source.id, [sha for _, sha in changed])
+    skip = already_loaded(pipeline, folder.source.id, [sha for _, sha in changed], warehouse)
     skip |= {entry[2] for name, entry in next_cursor.items() if name not in changed_names}
     batch = []
     for path, sha in changed:
@@ -113,9 +115,9 @@ def scan_landing_folder(folder: landing.LandingFolder, pipeline: LoadedPipeline,
 def build_file_arrival_sensor(pipeline: LoadedPipeline, trigger: FileArrivalTrigger, index: int) -> dg.SensorDefinition:
     folder = landing.landing_folder(pipeline, trigger)
 
-    def evaluate(context: dg.SensorEvaluationContext):
+    def evaluate(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
         requests, cursor = scan_landing_folder(folder, pipeline, _read_cursor(context.cursor),
-                                               trigger.max_files_per_run)
+                                               trigger.max_files_per_run, warehouse)
         if not requests:
             return dg.SensorResult(skip_reason=f"no new files matching {folder.pattern} in {folder.folder}",
                                    cursor=json.dumps(cursor))

@@ -14,13 +14,12 @@ pipeline's `retry_policy` acts only on those. Messages name the server, never th
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from cleanops import secrets
+from cleanops import secrets, settings
 from cleanops.pipelines.placeholders import bind_placeholders
 from cleanops.sources.base import ReadContext, SourceChunk, SourceError, normalise_column_names, records_to_batch
 from cleanops.sources.errors import TransientSourceError, is_transient_database_error
@@ -31,7 +30,7 @@ DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
 
 
 def connection_variable(name: str) -> str:
-    return "CLEANOPS_CONN_" + name.upper().replace("-", "_")
+    return settings.connection_variable(name)
 
 
 def parse_url(raw: str, what: str) -> sa.URL:
@@ -47,7 +46,7 @@ def parse_url(raw: str, what: str) -> sa.URL:
 
 def connection_url(name: str) -> str | None:
     """The SQLAlchemy URL a connection name stands for, or None when it is not set."""
-    raw = os.environ.get(connection_variable(name))
+    raw = settings.connection_variable_value(name)
     if not raw:
         return None
     secrets.remember(secrets.url_password(raw))

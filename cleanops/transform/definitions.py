@@ -6,11 +6,11 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from cleanops.db import connection
 from cleanops.pipelines.loader import LoadResult
 from cleanops.quality import history
 from cleanops.transform import models, project
 from cleanops.transform.translator import CleanOpsTranslator
+from cleanops.warehouse import WarehouseResource
 
 logger = logging.getLogger("cleanops")
 DBT_ASSETS_NAME = project.INVOCATION_PREFIX.rstrip("-")
@@ -28,7 +28,8 @@ def _dbt_test_row(context: AssetExecutionContext, event: dg.AssetCheckResult, pi
         unexpected_count=getattr(failed, "value", None), observed_value=getattr(failed, "value", None))
 
 
-def record_dbt_tests(events, context: AssetExecutionContext, pipeline_ids: dict[str, str]):
+def record_dbt_tests(events, context: AssetExecutionContext, pipeline_ids: dict[str, str],
+                     warehouse: WarehouseResource):
     """Pass dbt's events through, keeping each test result in the quality history as well."""
     rows = []
     try:
@@ -39,7 +40,7 @@ def record_dbt_tests(events, context: AssetExecutionContext, pipeline_ids: dict[
                     rows.append(row)
             yield event
     finally:
-        history.record(connection.warehouse_engine(), rows)
+        history.record(warehouse.engine(), rows)
 
 
 def needs_hmac(context: AssetExecutionContext, hmac_groups: set[str]) -> bool:
@@ -51,13 +52,13 @@ def needs_hmac(context: AssetExecutionContext, hmac_groups: set[str]) -> bool:
 def build_dbt_assets(hmac_groups: set[str], pipeline_ids: dict[str, str]) -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path(), project=project.dbt_project(),
                 dagster_dbt_translator=CleanOpsTranslator(), name=DBT_ASSETS_NAME)
-    def cleanops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    def cleanops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         """`dbt build` of the selected models; their tests report as asset checks."""
         with project.hmac_session_settings(required=needs_hmac(context, hmac_groups)):
             invocation = dbt.cli(["build"], context=context)
         events = invocation.stream().fetch_column_metadata(with_column_lineage=True)
         try:
-            yield from record_dbt_tests(events, context, pipeline_ids)
+            yield from record_dbt_tests(events, context, pipeline_ids, warehouse)
         finally:
             project.prune_invocation_dirs()
 

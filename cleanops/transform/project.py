@@ -25,7 +25,7 @@ from cleanops.transform import models
 
 GENERATED = Path("models") / "generated"
 FINGERPRINT_FILE = "cleanops_generated.json"
-HMAC_KEY_ENV = "CLEANOPS_HMAC_KEY"
+HMAC_KEY_ENV = settings.variable("hmac_key")
 SHA256_BLOCK = 64
 INVOCATION_PREFIX = "cleanops_dbt_models-"  # dagster-dbt names run folders after the assets definition
 KEEP_INVOCATIONS = 20
@@ -148,7 +148,7 @@ def hmac_session_settings(required: bool) -> Iterator[None]:
     The key itself stays in the environment: it is never written into model files, compiled
     SQL, logs or run results (a value in compiled SQL would end up in all three).
     """
-    key = os.environ.get(HMAC_KEY_ENV)
+    key = settings.hmac_key()
     if not key:
         if required:
             raise MissingHmacKey(f"a pipeline uses hmac_sha256: set {HMAC_KEY_ENV} (the key is read from the "

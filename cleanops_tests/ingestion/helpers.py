@@ -5,12 +5,14 @@ import sqlalchemy as sa
 
 from cleanops.ingestion.assets import build_source_asset
 from cleanops.ingestion.stage import staging_table_name
+from cleanops.warehouse import WarehouseResource
 
 
 def materialize_pipeline(loaded, instance=None, full_refresh=False, raise_on_error=True):
     assets = [build_source_asset(loaded, source) for source in loaded.spec.data_sources]
     run_config = {"ops": {a.op.name: {"config": {"full_refresh": full_refresh}} for a in assets}}
-    return dg.materialize(assets, instance=instance, run_config=run_config, raise_on_error=raise_on_error)
+    return dg.materialize(assets, instance=instance, run_config=run_config, raise_on_error=raise_on_error,
+                          resources={"warehouse": WarehouseResource()})
 
 
 def table_names(loaded, source_index=0):

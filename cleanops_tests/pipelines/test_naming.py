@@ -7,6 +7,7 @@ from cleanops.ingestion.assets import IngestConfig, build_source_asset
 from cleanops.pipelines import naming
 from cleanops.pipelines.loader import LoadedPipeline
 from cleanops.pipelines.schema import Destination, PipelineSpec
+from cleanops.warehouse import WarehouseResource
 
 
 def _pipeline(tmp_path, pipeline_id="naming-check-01", source_id="orders-export") -> LoadedPipeline:
@@ -21,7 +22,8 @@ def test_run_config_from_naming_is_valid_for_the_built_ingestion_asset(tmp_path)
     asset = build_source_asset(pipeline, source)
     assert asset.key == naming.staging_asset_key(pipeline.spec.slug, source.id)
     assert asset.node_def.name == naming.staging_op_name(pipeline.spec.slug, source.id)
-    job = dg.Definitions(assets=[asset], jobs=[dg.define_asset_job("j", selection=[asset.key])]).resolve_job_def("j")
+    job = dg.Definitions(assets=[asset], jobs=[dg.define_asset_job("j", selection=[asset.key])],
+                         resources={"warehouse": WarehouseResource()}).resolve_job_def("j")
     for config in ({"files": ["/tmp/a.csv"]}, {"full_refresh": True}):
         IngestConfig(**config)
         assert dg.validate_run_config(job, naming.ingestion_run_config(pipeline.spec.slug, {source.id: config}))

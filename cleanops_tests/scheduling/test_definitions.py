@@ -141,7 +141,11 @@ def _land(folder: Path, name: str, body: str) -> Path:
 
 
 def _tick(sensor, instance, cursor=None):
-    return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+    from cleanops.warehouse import WarehouseResource
+
+    with dg.build_sensor_context(instance=instance, cursor=cursor,
+                                 resources={"warehouse": WarehouseResource()}) as context:
+        return sensor.evaluate_tick(context)
 
 
 def test_file_sensor_requests_each_file_once_via_its_cursor(make_pipeline, dagster_instance, pipelines_dir):

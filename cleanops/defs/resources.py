@@ -1,0 +1,11 @@
+"""Resources the whole code location shares: `warehouse`, the engines on the CleanOps warehouse
+and on pipelines' destinations (`cleanops.warehouse.WarehouseResource`)."""
+
+import dagster as dg
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    from cleanops.warehouse import RESOURCE_KEY, WarehouseResource
+
+    return dg.Definitions(resources={RESOURCE_KEY: WarehouseResource()})
