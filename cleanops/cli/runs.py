@@ -129,14 +129,15 @@ def known_pipeline(pipeline_id: str):
 
 def _print_runs(rows: list[dict]) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from cleanops.cli.status import human_duration, short_time
 
     if not rows:
         click.echo("no runs match")
         return
-    table = Table("run id", "pipeline", "status", "started", "duration", "trigger")
+    table = Table(Column("run id", no_wrap=True), Column("pipeline", no_wrap=True), "status", "started", "duration",
+                  "trigger")
     for row in rows:
         table.add_row(row["run_id"], row["pipeline_id"] or row["job_name"], row["status"],
                       short_time(row["started_at"] or row["created_at"]), human_duration(row["duration_seconds"]),

@@ -39,7 +39,7 @@ def _overview() -> dict:
 
 def print_overview(data: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     console = Console()
     c, p = data["counts"], data["performance"]
@@ -52,7 +52,7 @@ def print_overview(data: dict) -> None:
                   f"average {human_duration(p['avg_execution_time_seconds'])}, "
                   f"data processed {p['data_processed_mb']:,.3f} MB ({p['records_processed']:,} records)",
                   soft_wrap=True)
-    table = Table("pipeline", "status", "duration", "last run", "next run", "trigger",
+    table = Table(Column("pipeline", no_wrap=True), "status", "duration", "last run", "next run", "trigger",
                   title="recent executions", title_justify="left")
     for line in data["recent_executions"]:
         status = (line["status"] or "never run") + (" (overdue)" if line["overdue"] else "")
