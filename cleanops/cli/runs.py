@@ -128,21 +128,18 @@ def known_pipeline(pipeline_id: str):
 
 
 def _print_runs(rows: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Column, Table
-
+    """One line a run (ids are never wrapped or cut, so they can be copied into `cleanops logs --run`)."""
     from cleanops.cli.status import human_duration, short_time
 
     if not rows:
         click.echo("no runs match")
         return
-    table = Table(Column("run id", no_wrap=True), Column("pipeline", no_wrap=True), "status", "started", "duration",
-                  "trigger")
+    width = max(8, *(len(row["pipeline_id"] or row["job_name"]) for row in rows))
+    click.echo(f"{'run id':<36}  {'pipeline':<{width}}  {'status':<11} {'started':<20} {'duration':>8}  trigger")
     for row in rows:
-        table.add_row(row["run_id"], row["pipeline_id"] or row["job_name"], row["status"],
-                      short_time(row["started_at"] or row["created_at"]), human_duration(row["duration_seconds"]),
-                      row["trigger"])
-    Console().print(table)
+        click.echo(f"{row['run_id']:<36}  {row['pipeline_id'] or row['job_name']:<{width}}  {row['status']:<11} "
+                   f"{short_time(row['started_at'] or row['created_at']):<20} "
+                   f"{human_duration(row['duration_seconds']):>8}  {row['trigger']}")
 
 
 @runs.command(name="list")
