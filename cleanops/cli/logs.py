@@ -52,11 +52,13 @@ def _stored_events(instance, run_id: str) -> None:
         apply_event(state, entry, display)
 
 
-def _follow(instance, pipeline_id: str, run_id: str) -> None:
+def _follow(instance, pipeline_id: str, run_id: str, header: str) -> None:
+    """Print the header, then the run's events until it ends; Ctrl-C from the header on stops following."""
     from cleanops.cli.follow import follow_run
     from cleanops.cli.progress import live_progress
 
     try:
+        click.echo(header)
         with live_progress(f"{pipeline_id} run {run_id}", stream=sys.stdout) as display:
             follow_run(instance, run_id, display, verbose=True)
     except KeyboardInterrupt:
@@ -99,10 +101,11 @@ def logs(pipeline_id: str, run_id: str | None, follow: bool) -> None:
             click.echo(f"pipeline {pipeline_id} has no runs yet")
             return
         run_id = record.dagster_run.run_id
-        click.echo(f"{pipeline_id} run {run_id} ({record.dagster_run.status.value.lower()})")
+        header = f"{pipeline_id} run {run_id} ({record.dagster_run.status.value.lower()})"
         if follow and not record.dagster_run.is_finished:
-            _follow(instance, pipeline_id, run_id)
+            _follow(instance, pipeline_id, run_id, header)
         else:
+            click.echo(header)
             _stored_events(instance, run_id)
         click.echo(_summary(instance, run_id))
     _execution_log(run_id, pipeline_id)

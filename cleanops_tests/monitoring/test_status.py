@@ -93,3 +93,21 @@ def test_active_alerts_reads_active_and_acknowledged_rows(warehouse):
             conn.execute(sa.text("DROP TABLE IF EXISTS cleanops.alerts"))
     assert [(a["rule"], a["status"]) for a in alerts] == [("slow_run", "acknowledged"), ("run_failure", "active")]
     assert alerts[0]["last_seen"].endswith("Z")
+
+
+def test_status_as_a_user_runs_it(cleanops_database, pipelines_dir, make_pipeline):
+    from cleanops_tests.cli.helpers import cleanops
+
+    pipeline = csv_pipeline(pipelines_dir, make_pipeline, unique_id("status-proc"), CRON)
+    result = cleanops("status", "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == KEYS and data["active_alerts"] == active_alerts_now()
+    [line] = data["recent_executions"]
+    assert line["pipeline_id"] == pipeline.spec.pipeline_id and line["next_run"].endswith("T03:00:00Z")
+
+
+def active_alerts_now():
+    from cleanops.db import connection
+
+    return active_alerts(connection.warehouse_engine())

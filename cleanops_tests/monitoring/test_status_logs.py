@@ -82,3 +82,31 @@ def test_a_run_of_another_pipeline_or_none(dagster_instance, pipelines_dir, make
     assert shown.exit_code == 1 and "monitoring-test" in shown.output
     missing = logs(pipeline_id, "--run", "no-such-run")
     assert missing.exit_code == 1 and "no run 'no-such-run'" in missing.output
+
+
+def test_ctrl_c_stops_following_not_the_run(dagster_instance, pipelines_dir, make_pipeline):
+    """As a user runs it: `cleanops logs --follow` in its own process, interrupted."""
+    import os
+    import signal
+    import subprocess
+
+    from cleanops import settings
+    from cleanops_tests.cli.helpers import CLEANOPS
+
+    pipeline_id = csv_pipeline(pipelines_dir, make_pipeline, unique_id("logs-ctrl-c")).spec.pipeline_id
+    running = dagster_instance.add_run(dg.DagsterRun(job_name="monitoring_test_job", run_id=unique_id("r"),
+                                                     status=dg.DagsterRunStatus.STARTED,
+                                                     tags={PIPELINE_TAG: pipeline_id}))
+    follower = subprocess.Popen([str(CLEANOPS), "logs", pipeline_id, "--follow"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=settings.PROJECT_ROOT, env=dict(os.environ))
+    try:
+        header = follower.stdout.readline()  # printed once the run is found: it is following now
+        assert running.run_id in header, header
+        follower.send_signal(signal.SIGINT)
+        _, stderr = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+        dagster_instance.delete_run(running.run_id)
+    assert follower.returncode == 130, stderr
+    assert f"stopped following; run {running.run_id} goes on (started)" in stderr
