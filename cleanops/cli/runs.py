@@ -6,7 +6,9 @@ import json
 
 import click
 
+from cleanops.cli.metrics import Duration
 from cleanops.ingestion.execution_log import RunNotFound, build_execution_log, dagster_run_summary, latest_run_id
+from cleanops.monitoring.runs import STATUSES
 
 
 @click.group()
@@ -40,21 +42,26 @@ def _dagster_summary(run_id: str):
         return None
 
 
-def print_execution_log(run_id: str, pipeline_id: str | None, as_json: bool) -> None:
+def execution_log(run_id: str, pipeline_id: str | None) -> dict:
+    """The run's execution log (`latest`: the pipeline's latest); RunNotFound when none is recorded."""
     from cleanops.db import migrate
 
     engine = _engine_for(pipeline_id)
     migrate.migrate(engine)
+    if run_id == "latest":
+        run_id = latest_run_id(engine, pipeline_id)
+    return build_execution_log(engine, run_id, _dagster_summary(run_id))
+
+
+def print_execution_log(run_id: str, pipeline_id: str | None, as_json: bool) -> None:
     try:
-        if run_id == "latest":
-            run_id = latest_run_id(engine, pipeline_id)
-        log = build_execution_log(engine, run_id, _dagster_summary(run_id))
+        log = execution_log(run_id, pipeline_id)
     except RunNotFound as error:
         raise click.ClickException(str(error))
     if as_json:
         click.echo(json.dumps(log, indent=2))
     else:
-        _print_table(log)
+        print_table(log)
 
 
 def _clock(timestamp: str | None) -> str:
@@ -74,7 +81,7 @@ def _step_counts(step: dict) -> list[tuple[str, object]]:
             if key.startswith("records_") and not (key == "records_materialized_assets" and not value)]
 
 
-def _print_table(log: dict) -> None:
+def print_table(log: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -108,3 +115,53 @@ def _print_table(log: dict) -> None:
 def show(run_id: str, pipeline_id: str | None, as_json: bool) -> None:
     """Print the execution log of RUN_ID (or `latest`)."""
     print_execution_log(run_id, pipeline_id, as_json)
+
+
+def known_pipeline(pipeline_id: str):
+    """The pipeline of `pipeline_id`, or a ClickException naming the known ids."""
+    from cleanops.scheduling.launch import UnknownPipeline, find_pipeline
+
+    try:
+        return find_pipeline(pipeline_id)
+    except UnknownPipeline as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _print_runs(rows: list[dict]) -> None:
+    """One line a run (ids are never wrapped or cut, so they can be copied into `cleanops logs --run`)."""
+    from cleanops.cli.status import human_duration, short_time
+
+    if not rows:
+        click.echo("no runs match")
+        return
+    width = max(8, *(len(row["pipeline_id"] or row["job_name"]) for row in rows))
+    click.echo(f"{'run id':<36}  {'pipeline':<{width}}  {'status':<11} {'started':<20} {'duration':>8}  trigger")
+    for row in rows:
+        click.echo(f"{row['run_id']:<36}  {row['pipeline_id'] or row['job_name']:<{width}}  {row['status']:<11} "
+                   f"{short_time(row['started_at'] or row['created_at']):<20} "
+                   f"{human_duration(row['duration_seconds']):>8}  {row['trigger']}")
+
+
+@runs.command(name="list")
+@click.option("--pipeline", "pipeline_id", help="Only the runs of this pipeline (its id).")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
+              help="Only runs in this Dagster status; repeat for several.")
+@click.option("--since", "window", type=Duration(), help="Only runs created within this long: 30m, 24h, 7d ...")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="The runs as a JSON list.")
+def list_runs(pipeline_id: str | None, statuses: tuple[str, ...], window, limit: int, as_json: bool) -> None:
+    """Runs of the Dagster instance, newest first: id, pipeline, status, start, duration, trigger."""
+    import datetime as dt
+
+    from cleanops.monitoring import runs as run_rows
+    from cleanops.scheduling import control
+
+    if pipeline_id:
+        known_pipeline(pipeline_id)
+    since = dt.datetime.now(dt.timezone.utc) - window if window else None
+    with control.get_instance() as instance:
+        rows = run_rows.list_runs(instance, pipeline_id, [s.lower() for s in statuses], since, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _print_runs(rows)

@@ -49,6 +49,13 @@ def activity(instance: dg.DagsterInstance, exclude_run_id: str | None = None) ->
     return {"active_pipelines": len(running), "queued_tasks": queued}
 
 
+def runs_in_progress(instance: dg.DagsterInstance) -> int:
+    """Runs starting, started or canceling now (two SQL counts), the metrics job's left out."""
+    statuses = list(IN_PROGRESS)
+    return (instance.get_runs_count(dg.RunsFilter(statuses=statuses))
+            - instance.get_runs_count(dg.RunsFilter(statuses=statuses, job_name=MONITORING_JOB)))
+
+
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile of sorted `values` (0.0 for none)."""
     if not values:

@@ -91,8 +91,10 @@ class RunNeverStarted(dg.DagsterError):
 
 
 def run_events(instance: dg.DagsterInstance, run_id: str, poll_seconds: float = 0.5,
-               start_timeout_seconds: float | None = None) -> Iterator[dg.EventLogEntry]:
+               start_timeout_seconds: float | None = None, follow: bool = True) -> Iterator[dg.EventLogEntry]:
     """The run's events in order, as they are written, until the run has ended.
+
+    With `follow=False`, the events stored so far, without waiting for the run to end.
 
     With `start_timeout_seconds`, a run that has not started by then raises RunNeverStarted
     instead of being followed for ever (a run in the queue has no such bound: pass None).
@@ -112,7 +114,7 @@ def run_events(instance: dg.DagsterInstance, run_id: str, poll_seconds: float = 
         cursor = connection.cursor
         if connection.has_more:
             continue
-        if finished:
+        if finished or not follow:
             return
         time.sleep(poll_seconds)
 

@@ -18,6 +18,30 @@ def test_job():
     work()
 
 
-def run(instance, fail: bool = False) -> dg.ExecuteInProcessResult:
-    return test_job.execute_in_process(instance=instance, raise_on_error=False,
+def run(instance, fail: bool = False, tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+    """A real run; `tags` (e.g. `cleanops/pipeline`) are added to the job's."""
+    return test_job.execute_in_process(instance=instance, raise_on_error=False, tags=tags,
                                        run_config={"ops": {"work": {"config": {"fail": fail}}}})
+
+
+def run_pipeline(loaded, instance) -> dg.ExecuteInProcessResult:
+    """A real run of a pipeline's ingestion assets, tagged as its job's runs are (policy.run_tags)."""
+    from cleanops.ingestion.assets import build_source_asset
+    from cleanops.scheduling.policy import run_tags
+
+    assets = [build_source_asset(loaded, source) for source in loaded.spec.data_sources]
+    return dg.materialize(assets, instance=instance, tags=run_tags(loaded.spec), raise_on_error=False,
+                          run_config={"ops": {a.op.name: {"config": {"full_refresh": True}} for a in assets}})
+
+
+def csv_pipeline(pipelines_dir, make_pipeline, pipeline_id: str, schedule: dict | None = None):
+    """A pipeline loading a small CSV (one row rejected) from the test's pipelines folder."""
+    data = pipelines_dir / "data"
+    data.mkdir(exist_ok=True)
+    rows = "".join(f"{i},user{i}@example.com\n" for i in range(1, 21))
+    (data / "users.csv").write_text("user_id,email\n" + rows + "21,not-an-email\n")
+    return make_pipeline({"pipeline_id": pipeline_id,
+                          "data_sources": [{"id": "users", "type": "csv", "path": "data/*.csv"}],
+                          "transformations": [{"type": "validation", "config": {
+                              "required_fields": ["user_id"], "data_types": {"email": "email"}}}],
+                          **({"schedule": schedule} if schedule else {})})
