@@ -171,3 +171,9 @@ def alert_disabled_rules() -> set[str]:
     """CLEANOPS_ALERT_DISABLED_RULES: comma-separated alert rules to switch off
     (`run_failure`, `check_failed_blocking`, `check_failed_warning`)."""
     return set(_env_list("CLEANOPS_ALERT_DISABLED_RULES"))
+
+
+def ui_url() -> str:
+    """CLEANOPS_UI_URL: where people open the Dagster UI, for the links in alert messages
+    (default http://localhost:3000, what `cleanops dev` serves)."""
+    return (os.environ.get("CLEANOPS_UI_URL", "").strip() or "http://localhost:3000").rstrip("/")

@@ -1,0 +1,221 @@
+"""One evaluation of the alert rules: what happened since the cursor, applied to `cleanops.alerts`.
+
+Built for 20,000 runs a day: it reads only the events stored after the cursor (a storage
+id), by type and in storage order, a page at a time: run failures and successes through
+`fetch_run_status_changes`, check evaluations through `get_event_records`. The runs those
+events belong to are read in one query per page (`RunsFilter(run_ids=...)`), for their
+pipeline tag. Nothing loops over all runs; an evaluation with nothing new costs three
+indexed queries.
+
+The first evaluation (no cursor) starts at the newest event: switching alerts on does not
+replay history. A new alert sends one message per target of its pipeline's `on_failure`
+plus CLEANOPS_NOTIFY_DEFAULT_TO and CLEANOPS_NOTIFY_WEBHOOK_URL; a recurrence while it is
+open only bumps it; a success (or passing check) that resolves it tells `on_success`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dagster as dg
+import sqlalchemy as sa
+
+from cleanops import settings
+from cleanops.monitoring.alerts import notify, rules, store
+
+log = logging.getLogger(__name__)
+PAGE = 500
+MAX_PAGES = 40
+RUN_EVENTS = (dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_SUCCESS)
+CHECK_EVENT = dg.DagsterEventType.ASSET_CHECK_EVALUATION
+
+
+@dataclass(frozen=True)
+class Routing:
+    """A pipeline's `notifications` block, as the sender needs it."""
+
+    on_failure: tuple[str, ...] = ()
+    on_success: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+
+def routing_from_pipelines_folder() -> Callable[[str], Routing]:
+    """Routing per pipeline id from the pipelines folder, loaded on first use only (most
+    evaluations raise nothing and read no file)."""
+    cache: dict[str, Routing] | None = None
+
+    def lookup(pipeline_id: str) -> Routing:
+        nonlocal cache
+        if cache is None:
+            from cleanops.pipelines.loader import load_pipelines
+
+            result = load_pipelines(settings.pipelines_dir())
+            cache = {p.spec.pipeline_id: Routing(tuple(p.spec.notifications.on_failure),
+                                                 tuple(p.spec.notifications.on_success),
+                                                 tuple(p.spec.notifications.channels)) for p in result.pipelines}
+        return cache.get(pipeline_id, Routing())
+
+    return lookup
+
+
+@dataclass
+class Evaluation:
+    cursor: str
+    events: int = 0
+    raised: list[int] = field(default_factory=list)
+    bumped: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    notifications: list[notify.Outcome] = field(default_factory=list)
+
+    def summary(self) -> str:
+        failed = sum(1 for n in self.notifications if not n.sent)
+        return (f"{self.events} events: {len(self.raised)} alerts raised, {len(self.bumped)} recurring, "
+                f"{len(self.resolved)} resolved; {len(self.notifications)} notifications ({failed} failed)")
+
+
+def _check_records(instance: dg.DagsterInstance, after: int, limit: int) -> list:
+    with warnings.catch_warnings():  # no non-deprecated public read of check evaluations by storage id
+        warnings.simplefilter("ignore")
+        return list(instance.get_event_records(dg.EventRecordsFilter(event_type=CHECK_EVENT, after_cursor=after),
+                                               limit=limit, ascending=True))
+
+
+def _run_records(instance: dg.DagsterInstance, event_type, after: int, limit: int) -> list:
+    result = instance.fetch_run_status_changes(
+        dg.RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after), limit=limit, ascending=True)
+    return list(result.records)
+
+
+def latest_storage_id(instance: dg.DagsterInstance) -> int:
+    """The newest storage id among the events the rules read (0 for an empty instance)."""
+    newest = 0
+    for event_type in RUN_EVENTS:
+        result = instance.fetch_run_status_changes(event_type, limit=1, ascending=False)
+        newest = max([newest] + [r.storage_id for r in result.records])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        records = instance.get_event_records(dg.EventRecordsFilter(event_type=CHECK_EVENT), limit=1)
+    return max([newest] + [r.storage_id for r in records])
+
+
+def next_page(instance: dg.DagsterInstance, after: int, limit: int = PAGE) -> tuple[list, int, bool]:
+    """Events after `after` in storage order, the new high-water mark, and whether more remain.
+
+    Each type is read up to `limit`; where one type filled its page, the merged list stops
+    at that page's last storage id, so no event of another type is skipped."""
+    pages = [_run_records(instance, t, after, limit) for t in RUN_EVENTS] + [_check_records(instance, after, limit)]
+    full = [page[-1].storage_id for page in pages if len(page) >= limit]
+    cut = min(full) if full else None
+    merged = sorted((r for page in pages for r in page if cut is None or r.storage_id <= cut),
+                    key=lambda r: r.storage_id)
+    mark = cut if cut is not None else max([after] + [r.storage_id for r in merged])
+    return merged, mark, cut is not None
+
+
+def _runs_by_id(instance: dg.DagsterInstance, records: list) -> dict[str, dg.DagsterRun]:
+    run_ids = sorted({r.event_log_entry.run_id for r in records if r.event_log_entry.run_id})
+    if not run_ids:
+        return {}
+    return {rec.dagster_run.run_id: rec.dagster_run
+            for rec in instance.get_run_records(dg.RunsFilter(run_ids=run_ids))}
+
+
+def _apply(conn: sa.Connection, record, run: dg.DagsterRun | None, disabled: set[str],
+           outcome: Evaluation, resolved_events: list[int]) -> None:
+    entry = record.event_log_entry
+    event = entry.dagster_event
+    pipeline_id = rules.pipeline_of(run, entry.job_name)
+    if event.event_type == dg.DagsterEventType.RUN_FAILURE:
+        if rules.RUN_FAILURE in disabled:
+            return
+        reason = (event.message or "")[:300] or None
+        finding = rules.run_failed(pipeline_id, entry.run_id, entry.job_name or "?", entry.timestamp, reason)
+    elif event.event_type == dg.DagsterEventType.RUN_SUCCESS:
+        resolved_events += store.resolve_matching(conn, (rules.RUN_FAILURE,), pipeline_id, None, None, "success")
+        return
+    else:
+        evaluation = entry.asset_check_evaluation
+        if evaluation is None:
+            return
+        if evaluation.passed:
+            resolved_events += store.resolve_matching(conn, rules.CHECK_RULES, pipeline_id,
+                                                      "/".join(evaluation.asset_key.path), evaluation.check_name,
+                                                      "check passed")
+            return
+        finding = rules.check_failed(pipeline_id, entry.run_id, evaluation, entry.timestamp)
+        if finding.rule in disabled:
+            return
+    alert_id, new = store.open_or_bump(conn, finding)
+    (outcome.raised if new else outcome.bumped).append(alert_id)
+
+
+def _deliver(engine: sa.Engine, alert_id: int, event: str, routing: Routing, attempts: int,
+             backoff: float) -> list[notify.Outcome]:
+    alert = store.get(engine, alert_id)
+    if event == "raised":
+        recipients = list(routing.on_failure) + settings.notify_default_to()
+        webhook = settings.notify_webhook_url()
+        if webhook:
+            recipients.append(webhook)
+    else:
+        recipients = list(routing.on_success)
+    title, body = rules.text(alert, event)
+    outcomes = []
+    for target in notify.targets(recipients, routing.channels):
+        result = notify.send(target, title, body, attempts, backoff)
+        store.record_notification(engine, alert_id, event, target.channel, target.shown, result.sent,
+                                  result.attempts, result.error)
+        outcomes.append(result)
+    return outcomes
+
+
+def _parse_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        return int(json.loads(cursor)["storage_id"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("alert sensor cursor %r unreadable; starting at the newest event", cursor[:100])
+        return None
+
+
+def evaluate(instance: dg.DagsterInstance, engine: sa.Engine, cursor: str | None,
+             routing: Callable[[str], Routing] | None = None, max_pages: int = MAX_PAGES) -> Evaluation:
+    """Apply the events after `cursor`; returns the new cursor and what changed.
+
+    Alerts are written page by page (each page one transaction) and messages sent after the
+    page commits: a crash in between loses those messages rather than sending duplicates.
+    An alert raised and resolved within one page sends both messages, in that order."""
+    after = _parse_cursor(cursor)
+    if after is None:
+        after = latest_storage_id(instance)
+        return Evaluation(cursor=json.dumps({"storage_id": after}))
+    routing = routing or routing_from_pipelines_folder()
+    disabled = settings.alert_disabled_rules()
+    attempts, backoff = notify.retry_settings()
+    outcome = Evaluation(cursor=json.dumps({"storage_id": after}))
+    for _ in range(max_pages):
+        records, after, more = next_page(instance, after)
+        runs = _runs_by_id(instance, records)
+        raised_before, resolved_now = len(outcome.raised), []
+        with engine.begin() as conn:
+            for record in records:
+                _apply(conn, record, runs.get(record.event_log_entry.run_id), disabled, outcome, resolved_now)
+        outcome.events += len(records)
+        outcome.cursor = json.dumps({"storage_id": after})
+        outcome.resolved += resolved_now
+        for alert_id in outcome.raised[raised_before:]:
+            alert = store.get(engine, alert_id)
+            outcome.notifications += _deliver(engine, alert_id, "raised", routing(alert["pipeline_id"]),
+                                              attempts, backoff)
+        for alert_id in resolved_now:
+            alert = store.get(engine, alert_id)
+            outcome.notifications += _deliver(engine, alert_id, "resolved", routing(alert["pipeline_id"]),
+                                              attempts, backoff)
+        if not more:
+            break
+    return outcome

@@ -1,0 +1,90 @@
+"""The alert rules: what a Dagster event means as a finding, and the text people read.
+
+- `run_failure` (error): a run ended FAILURE; resolved by the pipeline's next SUCCESS.
+- `check_failed_blocking` (error): an asset check with severity ERROR failed (CleanOps'
+  `severity: error` rules, which block downstream assets).
+- `check_failed_warning` (warning): an asset check with severity WARN failed.
+  Both check rules are resolved when the same check passes on the same asset.
+
+Any rule can be switched off with CLEANOPS_ALERT_DISABLED_RULES; resolution still applies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from cleanops import settings
+from cleanops.monitoring.alerts.store import Finding
+
+RUN_FAILURE = "run_failure"
+CHECK_BLOCKING = "check_failed_blocking"
+CHECK_WARNING = "check_failed_warning"
+CHECK_RULES = (CHECK_BLOCKING, CHECK_WARNING)
+RULES = (RUN_FAILURE, CHECK_BLOCKING, CHECK_WARNING)
+PIPELINE_TAG = "cleanops/pipeline"
+
+
+def pipeline_of(run: dg.DagsterRun | None, job_name: str | None) -> str:
+    """The pipeline a run belongs to: its `cleanops/pipeline` tag, else the job's name."""
+    if run is not None:
+        return run.tags.get(PIPELINE_TAG) or run.job_name
+    return job_name or "unknown"
+
+
+def run_link(run_id: str) -> str:
+    return f"/runs/{run_id}"
+
+
+def asset_link(asset_key: dg.AssetKey) -> str:
+    return "/assets/" + "/".join(asset_key.path)
+
+
+def _when(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+
+
+def run_failed(pipeline_id: str, run_id: str, job_name: str, timestamp: float, reason: str | None) -> Finding:
+    why = f": {reason}" if reason else ""
+    return Finding(RUN_FAILURE, pipeline_id, "error", f"run {run_id} of job {job_name} failed{why}",
+                   run_link(run_id), _when(timestamp), run_id=run_id)
+
+
+def check_failed(pipeline_id: str, run_id: str, evaluation: dg.AssetCheckEvaluation, timestamp: float) -> Finding:
+    blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
+    kind = "blocking" if blocking else "warning"
+    asset = "/".join(evaluation.asset_key.path)
+    return Finding(CHECK_BLOCKING if blocking else CHECK_WARNING, pipeline_id, "error" if blocking else "warning",
+                   f"{kind} check {evaluation.check_name} failed on asset {asset} (run {run_id})",
+                   asset_link(evaluation.asset_key), _when(timestamp), run_id=run_id, asset_key=asset,
+                   check_name=evaluation.check_name)
+
+
+NEXT_STEPS = {
+    RUN_FAILURE: "open the run, read the failed step's error and logs, fix the cause (source, credentials, "
+                 "data) and re-run the pipeline (`cleanops pipelines run PIPELINE`); a success resolves this alert.",
+    CHECK_BLOCKING: "open the asset's Checks tab, look at the failing rows (`cleanops quarantine`), fix the data "
+                    "or the rule; downstream assets did not run. The next passing check resolves this alert.",
+    CHECK_WARNING: "open the asset's Checks tab and decide whether the data or the rule is wrong; downstream "
+                   "assets ran. The next passing check resolves this alert.",
+}
+
+
+def text(alert: dict, event: str) -> tuple[str, str]:
+    """Title and body of the one message about an alert being raised or resolved."""
+    link = settings.ui_url() + (alert.get("link") or "")
+    where = f"pipeline {alert['pipeline_id']}" + (f", asset {alert['asset_key']}" if alert.get("asset_key") else "")
+    if event == "resolved":
+        title = f"[CleanOps] resolved: {alert['rule']} on {where}"
+        body = (f"Resolved: {alert['message']}\nWhere: {where}\nLink: {link}\n"
+                f"Open since {alert['first_seen']:%Y-%m-%d %H:%M:%S %Z} ({alert['occurrences']} occurrence(s)); "
+                f"resolved by {alert.get('resolved_by') or 'success'}.\nNothing to do.")
+        return title, body
+    title = f"[CleanOps] {alert['severity']}: {alert['rule']} on {where}"
+    body = (f"What: {alert['message']}\nWhere: {where}\nLink: {link}\n"
+            f"Since: {alert['first_seen']:%Y-%m-%d %H:%M:%S %Z}\n"
+            f"Next: {NEXT_STEPS.get(alert['rule'], 'open the link and investigate.')}\n"
+            f"Alert {alert['alert_id']}: `cleanops alerts ack {alert['alert_id']}` to acknowledge, "
+            f"`cleanops alerts resolve {alert['alert_id']}` to close it.")
+    return title, body
