@@ -31,10 +31,10 @@ def register(command: click.Command) -> None:
 
 
 def _add_groups() -> None:
-    from cleanops.cli import cleanup, lineage, metrics, quality, quarantine, schedules, trigger
+    from cleanops.cli import alerts, cleanup, lineage, metrics, quality, quarantine, schedules, trigger
 
     for group in (cleanup.cleanup, quality.quality, quarantine.quarantine, lineage.lineage,
-                  schedules.schedules, trigger.trigger, metrics.metrics):
+                  schedules.schedules, trigger.trigger, metrics.metrics, alerts.alerts):
         cli.add_command(group)
 
 

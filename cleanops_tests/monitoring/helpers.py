@@ -21,3 +21,24 @@ def test_job():
 def run(instance, fail: bool = False) -> dg.ExecuteInProcessResult:
     return test_job.execute_in_process(instance=instance, raise_on_error=False,
                                        run_config={"ops": {"work": {"config": {"fail": fail}}}})
+
+
+class CheckOutcome(dg.Config):
+    passed: bool = True
+
+
+@dg.asset(key=["monitoring_test", "checked"],
+          check_specs=[dg.AssetCheckSpec("rows_valid", asset=dg.AssetKey(["monitoring_test", "checked"]),
+                                         blocking=True),
+                       dg.AssetCheckSpec("rows_plausible", asset=dg.AssetKey(["monitoring_test", "checked"]))])
+def checked_asset(config: CheckOutcome):
+    """A blocking (ERROR) and a warning (WARN) check with the outcome the run config asks for."""
+    yield dg.MaterializeResult()
+    yield dg.AssetCheckResult(check_name="rows_valid", passed=config.passed, severity=dg.AssetCheckSeverity.ERROR)
+    yield dg.AssetCheckResult(check_name="rows_plausible", passed=config.passed, severity=dg.AssetCheckSeverity.WARN)
+
+
+def materialize_checked(instance, pipeline: str, passed: bool):
+    return dg.materialize([checked_asset], instance=instance, raise_on_error=False,
+                          tags={"cleanops/pipeline": pipeline},
+                          run_config={"ops": {"monitoring_test__checked": {"config": {"passed": passed}}}})

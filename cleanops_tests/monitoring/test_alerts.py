@@ -182,3 +182,36 @@ def test_the_sensor_evaluates_with_its_cursor(warehouse, dagster_instance, notif
         second = alerts_sensor(context)
     assert "1 alerts raised" in second.skip_message
     assert [a["rule"] for a in open_alerts(warehouse, pipeline)] == ["run_failure"]
+
+
+def test_failed_checks_raise_blocking_and_warning_alerts_and_passing_checks_resolve(warehouse, dagster_instance,
+                                                                                     notify_env):
+    pipeline = unique_id("checked")
+    with webhook_server() as (hooks, hook_port):
+        notify_env.setenv("CLEANOPS_NOTIFY_WEBHOOK_URL", f"http://127.0.0.1:{hook_port}/hook")
+        cursor = evaluate(dagster_instance, warehouse, None).cursor
+        failed = helpers.materialize_checked(dagster_instance, pipeline, passed=False)
+        first = evaluate(dagster_instance, warehouse, cursor, lambda pid: Routing())
+        alerts = {a["rule"]: a for a in open_alerts(warehouse, pipeline)}
+        assert set(alerts) >= {"check_failed_blocking", "check_failed_warning"}
+        blocking, warning = alerts["check_failed_blocking"], alerts["check_failed_warning"]
+        assert (blocking["severity"], blocking["check_name"]) == ("error", "rows_valid")
+        assert (warning["severity"], warning["check_name"]) == ("warning", "rows_plausible")
+        assert blocking["asset_key"] == "monitoring_test/checked" and blocking["link"] == "/assets/monitoring_test/checked"
+        assert failed.run_id in warning["message"]
+        assert len(hooks) == len(first.raised)
+
+        helpers.materialize_checked(dagster_instance, pipeline, passed=True)
+        second = evaluate(dagster_instance, warehouse, first.cursor, lambda pid: Routing())
+    statuses = {a["rule"]: a["status"] for a in open_alerts(warehouse, pipeline)}
+    assert statuses["check_failed_blocking"] == statuses["check_failed_warning"] == "resolved"
+    assert {blocking["alert_id"], warning["alert_id"]} <= set(second.resolved)
+
+
+def test_warning_checks_can_be_switched_off(warehouse, dagster_instance, notify_env):
+    pipeline = unique_id("nowarn")
+    notify_env.setenv("CLEANOPS_ALERT_DISABLED_RULES", "check_failed_warning, run_failure")
+    cursor = evaluate(dagster_instance, warehouse, None).cursor
+    helpers.materialize_checked(dagster_instance, pipeline, passed=False)
+    evaluate(dagster_instance, warehouse, cursor, lambda pid: Routing())
+    assert [a["rule"] for a in open_alerts(warehouse, pipeline)] == ["check_failed_blocking"]

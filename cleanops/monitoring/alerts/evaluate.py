@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import sqlalchemy as sa
 
-from cleanops import settings
+from cleanops import secrets, settings
 from cleanops.monitoring.alerts import notify, rules, store
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _apply(conn: sa.Connection, record, run: dg.DagsterRun | None, disabled: set
     if event.event_type == dg.DagsterEventType.RUN_FAILURE:
         if rules.RUN_FAILURE in disabled:
             return
-        reason = (event.message or "")[:300] or None
+        reason = secrets.redact(event.message or "")[:300] or None
         finding = rules.run_failed(pipeline_id, entry.run_id, entry.job_name or "?", entry.timestamp, reason)
     elif event.event_type == dg.DagsterEventType.RUN_SUCCESS:
         resolved_events += store.resolve_matching(conn, (rules.RUN_FAILURE,), pipeline_id, None, None, "success")
