@@ -169,7 +169,7 @@ def notify_backoff_seconds() -> float:
 
 def alert_disabled_rules() -> set[str]:
     """CLEANOPS_ALERT_DISABLED_RULES: comma-separated alert rules to switch off
-    (`run_failure`, `check_failed_blocking`, `check_failed_warning`)."""
+    (`run_failure`, `check_failed_blocking`, `check_failed_warning`, `slow_run`, `rows_rejected`)."""
     return set(_env_list("CLEANOPS_ALERT_DISABLED_RULES"))
 
 
@@ -177,3 +177,32 @@ def ui_url() -> str:
     """CLEANOPS_UI_URL: where people open the Dagster UI, for the links in alert messages
     (default http://localhost:3000, what `cleanops dev` serves)."""
     return (os.environ.get("CLEANOPS_UI_URL", "").strip() or "http://localhost:3000").rstrip("/")
+
+
+def _env_float(name: str, default: float, low: float, high: float) -> float:
+    value = os.environ.get(name, "").strip() or str(default)
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:
+        raise ValueError(f"{name}={value!r}: expected a number from {low:g} to {high:g}")
+    return number
+
+
+def alert_slow_run_factor() -> float:
+    """CLEANOPS_ALERT_SLOW_RUN_FACTOR: a successful run is slow beyond this multiple of the
+    median of its pipeline's last 20 successful runs (default 3; 1-1000)."""
+    return _env_float("CLEANOPS_ALERT_SLOW_RUN_FACTOR", 3.0, 1.0, 1000.0)
+
+
+def alert_slow_run_min_seconds() -> float:
+    """CLEANOPS_ALERT_SLOW_RUN_MIN_SECONDS: runs shorter than this are never slow (default 60),
+    so a 2 s run taking 7 s raises nothing."""
+    return _env_float("CLEANOPS_ALERT_SLOW_RUN_MIN_SECONDS", 60.0, 0.0, 86400.0 * 7)
+
+
+def alert_rejected_share() -> float:
+    """CLEANOPS_ALERT_REJECTED_SHARE: an ingestion load whose rejected rows exceed this share
+    of the rows read raises an alert (default 0.05 = 5 %; 0-1)."""
+    return _env_float("CLEANOPS_ALERT_REJECTED_SHARE", 0.05, 0.0, 1.0)

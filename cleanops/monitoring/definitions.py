@@ -96,7 +96,7 @@ ALERTS_INTERVAL_SECONDS = 30
            description="Raises, bumps and resolves alerts in cleanops.alerts from run failures and failed checks "
                        "since its cursor, and sends their notifications (docs/monitoring.md, Alerts).")
 def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    """Launches nothing: one cheap evaluation (three indexed queries when nothing happened)."""
+    """Launches nothing: one cheap evaluation (four indexed queries when nothing happened)."""
     from cleanops.monitoring import store
     from cleanops.monitoring.alerts.evaluate import evaluate
 

@@ -215,3 +215,52 @@ def test_warning_checks_can_be_switched_off(warehouse, dagster_instance, notify_
     helpers.materialize_checked(dagster_instance, pipeline, passed=False)
     evaluate(dagster_instance, warehouse, cursor, lambda pid: Routing())
     assert [a["rule"] for a in open_alerts(warehouse, pipeline)] == ["check_failed_blocking"]
+
+
+def test_a_slow_run_raises_its_alert_and_a_normal_one_resolves_it(warehouse, dagster_instance, notify_env):
+    notify_env.setenv("CLEANOPS_ALERT_SLOW_RUN_MIN_SECONDS", "0")
+    notify_env.setenv("CLEANOPS_ALERT_SLOW_RUN_FACTOR", "3")
+    pipeline = unique_id("slow")
+
+    def timed(seconds):
+        return helpers.test_job.execute_in_process(
+            instance=dagster_instance, tags={"cleanops/pipeline": pipeline},
+            run_config={"ops": {"work": {"config": {"sleep_seconds": seconds}}}})
+
+    for _ in range(5):
+        timed(0)
+    cursor = evaluate(dagster_instance, warehouse, None).cursor
+    slow = timed(4.0)
+    first = evaluate(dagster_instance, warehouse, cursor, lambda pid: Routing())
+    [alert] = [a for a in open_alerts(warehouse, pipeline) if a["rule"] == "slow_run"]
+    assert first.raised == [alert["alert_id"]] and alert["severity"] == "warning"
+    assert alert["link"] == f"/runs/{slow.run_id}" and "median" in alert["message"]
+    timed(0)
+    second = evaluate(dagster_instance, warehouse, first.cursor, lambda pid: Routing())
+    assert second.resolved == [alert["alert_id"]]
+
+
+def test_too_few_runs_are_never_slow(warehouse, dagster_instance, notify_env):
+    notify_env.setenv("CLEANOPS_ALERT_SLOW_RUN_MIN_SECONDS", "0")
+    pipeline = unique_id("young")
+    helpers.test_job.execute_in_process(instance=dagster_instance, tags={"cleanops/pipeline": pipeline})
+    cursor = evaluate(dagster_instance, warehouse, None).cursor
+    helpers.test_job.execute_in_process(instance=dagster_instance, tags={"cleanops/pipeline": pipeline},
+                                        run_config={"ops": {"work": {"config": {"sleep_seconds": 1.0}}}})
+    assert evaluate(dagster_instance, warehouse, cursor, lambda pid: Routing()).raised == []
+
+
+def test_a_load_rejecting_too_many_rows_raises_and_a_clean_load_resolves(warehouse, dagster_instance, notify_env):
+    notify_env.setenv("CLEANOPS_ALERT_REJECTED_SHARE", "0.1")
+    pipeline = unique_id("rejects")
+    cursor = evaluate(dagster_instance, warehouse, None).cursor
+    helpers.materialize_loaded(dagster_instance, pipeline, read=100, rejected=10)  # at the threshold: fine
+    helpers.materialize_loaded(dagster_instance, pipeline, read=100, rejected=25)
+    first = evaluate(dagster_instance, warehouse, cursor, lambda pid: Routing())
+    [alert] = open_alerts(warehouse, pipeline)
+    assert first.raised == [alert["alert_id"]]
+    assert (alert["rule"], alert["asset_key"]) == ("rows_rejected", "staging/monitoring_test__rows")
+    assert "25 of 100 rows (25.0 %)" in alert["message"]
+    helpers.materialize_loaded(dagster_instance, pipeline, read=100, rejected=0)
+    second = evaluate(dagster_instance, warehouse, first.cursor, lambda pid: Routing())
+    assert second.resolved == [alert["alert_id"]]

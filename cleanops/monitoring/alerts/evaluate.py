@@ -4,7 +4,7 @@ Built for 20,000 runs a day: it reads only the events stored after the cursor (a
 id), by type and in storage order, a page at a time: run failures and successes through
 `fetch_run_status_changes`, check evaluations through `get_event_records`. The runs those
 events belong to are read in one query per page (`RunsFilter(run_ids=...)`), for their
-pipeline tag. Nothing loops over all runs; an evaluation with nothing new costs three
+pipeline tag. Nothing loops over all runs; an evaluation with nothing new costs four
 indexed queries.
 
 The first evaluation (no cursor) starts at the newest event: switching alerts on does not
@@ -32,6 +32,8 @@ PAGE = 500
 MAX_PAGES = 40
 RUN_EVENTS = (dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_SUCCESS)
 CHECK_EVENT = dg.DagsterEventType.ASSET_CHECK_EVALUATION
+MATERIALIZATION = dg.DagsterEventType.ASSET_MATERIALIZATION
+OTHER_EVENTS = (CHECK_EVENT, MATERIALIZATION)
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,13 @@ class Evaluation:
                 f"{len(self.resolved)} resolved; {len(self.notifications)} notifications ({failed} failed)")
 
 
-def _check_records(instance: dg.DagsterInstance, after: int, limit: int) -> list:
-    with warnings.catch_warnings():  # no non-deprecated public read of check evaluations by storage id
+def _event_records(instance: dg.DagsterInstance, event_type, after: int, limit: int) -> list:
+    """Check evaluations or materializations of any asset after a storage id: Dagster has no
+    other public read of them across assets in storage order (fetch_materializations wants
+    one asset key), so the deprecated call is used with its warning silenced."""
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return list(instance.get_event_records(dg.EventRecordsFilter(event_type=CHECK_EVENT, after_cursor=after),
+        return list(instance.get_event_records(dg.EventRecordsFilter(event_type=event_type, after_cursor=after),
                                                limit=limit, ascending=True))
 
 
@@ -96,10 +101,12 @@ def latest_storage_id(instance: dg.DagsterInstance) -> int:
     for event_type in RUN_EVENTS:
         result = instance.fetch_run_status_changes(event_type, limit=1, ascending=False)
         newest = max([newest] + [r.storage_id for r in result.records])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        records = instance.get_event_records(dg.EventRecordsFilter(event_type=CHECK_EVENT), limit=1)
-    return max([newest] + [r.storage_id for r in records])
+    for event_type in OTHER_EVENTS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            records = instance.get_event_records(dg.EventRecordsFilter(event_type=event_type), limit=1)
+        newest = max([newest] + [r.storage_id for r in records])
+    return newest
 
 
 def next_page(instance: dg.DagsterInstance, after: int, limit: int = PAGE) -> tuple[list, int, bool]:
@@ -107,7 +114,8 @@ def next_page(instance: dg.DagsterInstance, after: int, limit: int = PAGE) -> tu
 
     Each type is read up to `limit`; where one type filled its page, the merged list stops
     at that page's last storage id, so no event of another type is skipped."""
-    pages = [_run_records(instance, t, after, limit) for t in RUN_EVENTS] + [_check_records(instance, after, limit)]
+    pages = ([_run_records(instance, t, after, limit) for t in RUN_EVENTS]
+             + [_event_records(instance, t, after, limit) for t in OTHER_EVENTS])
     full = [page[-1].storage_id for page in pages if len(page) >= limit]
     cut = min(full) if full else None
     merged = sorted((r for page in pages for r in page if cut is None or r.storage_id <= cut),
@@ -116,41 +124,117 @@ def next_page(instance: dg.DagsterInstance, after: int, limit: int = PAGE) -> tu
     return merged, mark, cut is not None
 
 
-def _runs_by_id(instance: dg.DagsterInstance, records: list) -> dict[str, dg.DagsterRun]:
+def _runs_by_id(instance: dg.DagsterInstance, records: list) -> dict:
+    """The run records of these events' runs, in one query."""
     run_ids = sorted({r.event_log_entry.run_id for r in records if r.event_log_entry.run_id})
     if not run_ids:
         return {}
-    return {rec.dagster_run.run_id: rec.dagster_run
-            for rec in instance.get_run_records(dg.RunsFilter(run_ids=run_ids))}
+    return {rec.dagster_run.run_id: rec for rec in instance.get_run_records(dg.RunsFilter(run_ids=run_ids))}
 
 
-def _apply(conn: sa.Connection, record, run: dg.DagsterRun | None, disabled: set[str],
-           outcome: Evaluation, resolved_events: list[int]) -> None:
+@dataclass
+class Pass:
+    """What one evaluation applies events with: thresholds, switched-off rules, caches."""
+
+    instance: dg.DagsterInstance
+    outcome: Evaluation
+    disabled: set[str]
+    slow_factor: float
+    slow_min_seconds: float
+    rejected_share: float
+    medians: dict = field(default_factory=dict)
+
+
+def _thresholds() -> tuple[float, float, float]:
+    try:
+        return settings.alert_slow_run_factor(), settings.alert_slow_run_min_seconds(), settings.alert_rejected_share()
+    except ValueError as error:
+        log.warning("%s; using the defaults (3x, 60 s, 5 %%)", error)
+        return 3.0, 60.0, 0.05
+
+
+def _duration(record) -> float | None:
+    if record is None or record.start_time is None or record.end_time is None:
+        return None
+    return max(0.0, record.end_time - record.start_time)
+
+
+def _typical_duration(p: Pass, pipeline_id: str, record) -> float | None:
+    """Median duration of the pipeline's successful runs before this one (None: too few)."""
+    key = (pipeline_id, record.dagster_run.run_id)
+    if key not in p.medians:
+        run = record.dagster_run
+        filters = (dg.RunsFilter(tags={rules.PIPELINE_TAG: pipeline_id}, statuses=[dg.DagsterRunStatus.SUCCESS],
+                                 created_before=record.create_timestamp)
+                   if run.tags.get(rules.PIPELINE_TAG) else
+                   dg.RunsFilter(job_name=run.job_name, statuses=[dg.DagsterRunStatus.SUCCESS],
+                                 created_before=record.create_timestamp))
+        durations = [d for d in (_duration(r) for r in p.instance.get_run_records(filters, limit=rules.SLOW_HISTORY))
+                     if d is not None]
+        p.medians[key] = rules.median(durations) if len(durations) >= rules.SLOW_MIN_HISTORY else None
+    return p.medians[key]
+
+
+def _slow_run(conn: sa.Connection, p: Pass, pipeline_id: str, record, timestamp: float,
+              resolved: list[int]) -> None:
+    duration = _duration(record)
+    if duration is None or rules.SLOW_RUN in p.disabled:
+        return
+    typical = _typical_duration(p, pipeline_id, record)
+    if typical is None:
+        return
+    if duration >= p.slow_min_seconds and duration > p.slow_factor * max(typical, 1e-3):
+        _open(conn, p, rules.slow_run(pipeline_id, record.dagster_run.run_id, duration, typical, p.slow_factor,
+                                      timestamp))
+    else:
+        resolved += store.resolve_matching(conn, (rules.SLOW_RUN,), pipeline_id, None, None, "success")
+
+
+def _materialized(conn: sa.Connection, p: Pass, pipeline_id: str, entry, resolved: list[int]) -> None:
+    materialization = entry.asset_materialization
+    counts = rules.rejected_share(materialization.metadata) if materialization else None
+    if counts is None:
+        return
+    rejected, read = counts
+    if rejected > p.rejected_share * read:
+        if rules.ROWS_REJECTED not in p.disabled:
+            _open(conn, p, rules.rows_rejected(pipeline_id, entry.run_id, materialization.asset_key, rejected, read,
+                                               p.rejected_share, entry.timestamp))
+    else:
+        resolved += store.resolve_matching(conn, (rules.ROWS_REJECTED,), pipeline_id,
+                                           "/".join(materialization.asset_key.path), None, "load under threshold")
+
+
+def _open(conn: sa.Connection, p: Pass, finding) -> None:
+    alert_id, new = store.open_or_bump(conn, finding)
+    (p.outcome.raised if new else p.outcome.bumped).append(alert_id)
+
+
+def _apply(conn: sa.Connection, p: Pass, record, run_record, resolved: list[int]) -> None:
     entry = record.event_log_entry
     event = entry.dagster_event
-    pipeline_id = rules.pipeline_of(run, entry.job_name)
+    pipeline_id = rules.pipeline_of(run_record.dagster_run if run_record else None, entry.job_name)
     if event.event_type == dg.DagsterEventType.RUN_FAILURE:
-        if rules.RUN_FAILURE in disabled:
-            return
-        reason = secrets.redact(event.message or "")[:300] or None
-        finding = rules.run_failed(pipeline_id, entry.run_id, entry.job_name or "?", entry.timestamp, reason)
+        if rules.RUN_FAILURE not in p.disabled:
+            reason = secrets.redact(event.message or "")[:300] or None
+            _open(conn, p, rules.run_failed(pipeline_id, entry.run_id, entry.job_name or "?", entry.timestamp, reason))
     elif event.event_type == dg.DagsterEventType.RUN_SUCCESS:
-        resolved_events += store.resolve_matching(conn, (rules.RUN_FAILURE,), pipeline_id, None, None, "success")
-        return
+        resolved += store.resolve_matching(conn, (rules.RUN_FAILURE,), pipeline_id, None, None, "success")
+        _slow_run(conn, p, pipeline_id, run_record, entry.timestamp, resolved)
+    elif event.event_type == MATERIALIZATION:
+        _materialized(conn, p, pipeline_id, entry, resolved)
     else:
         evaluation = entry.asset_check_evaluation
         if evaluation is None:
             return
         if evaluation.passed:
-            resolved_events += store.resolve_matching(conn, rules.CHECK_RULES, pipeline_id,
-                                                      "/".join(evaluation.asset_key.path), evaluation.check_name,
-                                                      "check passed")
+            resolved += store.resolve_matching(conn, rules.CHECK_RULES, pipeline_id,
+                                               "/".join(evaluation.asset_key.path), evaluation.check_name,
+                                               "check passed")
             return
         finding = rules.check_failed(pipeline_id, entry.run_id, evaluation, entry.timestamp)
-        if finding.rule in disabled:
-            return
-    alert_id, new = store.open_or_bump(conn, finding)
-    (outcome.raised if new else outcome.bumped).append(alert_id)
+        if finding.rule not in p.disabled:
+            _open(conn, p, finding)
 
 
 def _deliver(engine: sa.Engine, alert_id: int, event: str, routing: Routing, attempts: int,
@@ -195,16 +279,16 @@ def evaluate(instance: dg.DagsterInstance, engine: sa.Engine, cursor: str | None
         after = latest_storage_id(instance)
         return Evaluation(cursor=json.dumps({"storage_id": after}))
     routing = routing or routing_from_pipelines_folder()
-    disabled = settings.alert_disabled_rules()
     attempts, backoff = notify.retry_settings()
     outcome = Evaluation(cursor=json.dumps({"storage_id": after}))
+    p = Pass(instance, outcome, settings.alert_disabled_rules(), *_thresholds())
     for _ in range(max_pages):
         records, after, more = next_page(instance, after)
         runs = _runs_by_id(instance, records)
         raised_before, resolved_now = len(outcome.raised), []
         with engine.begin() as conn:
             for record in records:
-                _apply(conn, record, runs.get(record.event_log_entry.run_id), disabled, outcome, resolved_now)
+                _apply(conn, p, record, runs.get(record.event_log_entry.run_id), resolved_now)
         outcome.events += len(records)
         outcome.cursor = json.dumps({"storage_id": after})
         outcome.resolved += resolved_now

@@ -88,3 +88,48 @@ def text(alert: dict, event: str) -> tuple[str, str]:
             f"Alert {alert['alert_id']}: `cleanops alerts ack {alert['alert_id']}` to acknowledge, "
             f"`cleanops alerts resolve {alert['alert_id']}` to close it.")
     return title, body
+
+
+SLOW_RUN = "slow_run"
+ROWS_REJECTED = "rows_rejected"
+SLOW_HISTORY = 20
+SLOW_MIN_HISTORY = 5
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def slow_run(pipeline_id: str, run_id: str, duration: float, typical: float, factor: float,
+             timestamp: float) -> Finding:
+    return Finding(SLOW_RUN, pipeline_id, "warning",
+                   f"run {run_id} took {duration:.1f} s, {duration / typical:.1f}x the median {typical:.1f} s "
+                   f"of the last successful runs (threshold {factor:g}x)", run_link(run_id), _when(timestamp),
+                   run_id=run_id)
+
+
+def rejected_share(metadata: dict) -> tuple[int, int] | None:
+    """(rejected, read) of an ingestion materialization, None for any other asset."""
+    def number(name):
+        value = getattr(metadata.get(name), "value", metadata.get(name))
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    rejected, read = number("records_rejected"), number("records_extracted")
+    return (rejected, read) if rejected is not None and read else None
+
+
+def rows_rejected(pipeline_id: str, run_id: str, asset_key: dg.AssetKey, rejected: int, read: int, share: float,
+                  timestamp: float) -> Finding:
+    asset = "/".join(asset_key.path)
+    return Finding(ROWS_REJECTED, pipeline_id, "warning",
+                   f"{rejected} of {read} rows ({100 * rejected / read:.1f} %) were rejected into quarantine "
+                   f"loading {asset} in run {run_id} (threshold {100 * share:g} %)", asset_link(asset_key),
+                   _when(timestamp), run_id=run_id, asset_key=asset)
+
+
+NEXT_STEPS[SLOW_RUN] = ("open the run's timeline to see which step grew (source volume, a slow database, "
+                        "contention in the pool); the next run within the threshold resolves this alert.")
+NEXT_STEPS[ROWS_REJECTED] = ("review the rejected rows (`cleanops quarantine list PIPELINE`): a changed source "
+                             "format or a too strict rule; the next load under the threshold resolves this alert.")
