@@ -264,3 +264,32 @@ def test_a_load_rejecting_too_many_rows_raises_and_a_clean_load_resolves(warehou
     helpers.materialize_loaded(dagster_instance, pipeline, read=100, rejected=0)
     second = evaluate(dagster_instance, warehouse, first.cursor, lambda pid: Routing())
     assert second.resolved == [alert["alert_id"]]
+
+
+def test_an_overdue_pipeline_raises_its_alert_and_a_success_resolves_it(warehouse, dagster_instance, notify_env,
+                                                                         make_pipeline):
+    from datetime import datetime, timedelta, timezone
+
+    pipeline = unique_id("overdue")
+    never = unique_id("never")
+    for pid in (pipeline, never):
+        make_pipeline({"pipeline_id": pid, "priority": "critical",
+                       "schedule": {"type": "cron", "expression": "0 * * * *", "timezone": "UTC"},
+                       "data_sources": [{"id": "rows", "type": "csv", "path": "data/rows.csv"}]})
+    now = datetime.now(timezone.utc)
+    cursor = evaluate(dagster_instance, warehouse, None).cursor
+    helpers.test_job.execute_in_process(instance=dagster_instance, tags={"cleanops/pipeline": pipeline})
+    cursor = evaluate(dagster_instance, warehouse, cursor, overdue_every=0).cursor
+    assert open_alerts(warehouse, pipeline) == []
+
+    later = evaluate(dagster_instance, warehouse, cursor, overdue_every=0, now=now + timedelta(hours=3))
+    [alert] = open_alerts(warehouse, pipeline)
+    assert (alert["rule"], alert["severity"]) == ("overdue", "error") and alert["alert_id"] in later.raised
+    assert "window is 2 h" in alert["message"] and "cleanops%2Fpipeline" in alert["link"]
+    [never_alert] = open_alerts(warehouse, never)
+    assert "since CleanOps first saw it" in never_alert["message"]
+
+    helpers.test_job.execute_in_process(instance=dagster_instance, tags={"cleanops/pipeline": pipeline})
+    fixed = evaluate(dagster_instance, warehouse, later.cursor, overdue_every=0)
+    assert alert["alert_id"] in fixed.resolved
+    assert open_alerts(warehouse, pipeline)[0]["status"] == "resolved"

@@ -39,3 +39,12 @@ CREATE TABLE cleanops.notifications (
     sent_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX notifications_alert ON cleanops.notifications (alert_id);
+
+-- The overdue rule's memory: when the sensor first saw each pipeline and its last success
+-- (from the RUN_SUCCESS events it reads), so checking every pipeline is one query.
+CREATE TABLE cleanops.alert_pipeline_state (
+    pipeline_id          text PRIMARY KEY,
+    first_seen           timestamptz NOT NULL DEFAULT now(),
+    last_success_at      timestamptz,
+    last_success_run_id  text
+);

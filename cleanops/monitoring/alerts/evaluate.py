@@ -20,6 +20,7 @@ import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import dagster as dg
 import sqlalchemy as sa
@@ -30,6 +31,7 @@ from cleanops.monitoring.alerts import notify, rules, store
 log = logging.getLogger(__name__)
 PAGE = 500
 MAX_PAGES = 40
+OVERDUE_EVERY_SECONDS = 300
 RUN_EVENTS = (dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_SUCCESS)
 CHECK_EVENT = dg.DagsterEventType.ASSET_CHECK_EVALUATION
 MATERIALIZATION = dg.DagsterEventType.ASSET_MATERIALIZATION
@@ -45,23 +47,32 @@ class Routing:
     channels: tuple[str, ...] = ()
 
 
-def routing_from_pipelines_folder() -> Callable[[str], Routing]:
-    """Routing per pipeline id from the pipelines folder, loaded on first use only (most
-    evaluations raise nothing and read no file)."""
-    cache: dict[str, Routing] | None = None
+class PipelinesFolder:
+    """The pipeline files, loaded on first use only: most evaluations raise nothing, have no
+    overdue check due, and read no file."""
 
-    def lookup(pipeline_id: str) -> Routing:
-        nonlocal cache
-        if cache is None:
+    def __init__(self) -> None:
+        self._specs: dict | None = None
+
+    def specs(self) -> dict:
+        if self._specs is None:
             from cleanops.pipelines.loader import load_pipelines
 
-            result = load_pipelines(settings.pipelines_dir())
-            cache = {p.spec.pipeline_id: Routing(tuple(p.spec.notifications.on_failure),
-                                                 tuple(p.spec.notifications.on_success),
-                                                 tuple(p.spec.notifications.channels)) for p in result.pipelines}
-        return cache.get(pipeline_id, Routing())
+            try:
+                loaded = load_pipelines(settings.pipelines_dir()).pipelines
+            except Exception as error:  # a broken folder must not stop alerting on runs
+                log.warning("pipelines folder unreadable for alerts (%s): no routing, no overdue check",
+                            secrets.redact(str(error)))
+                loaded = []
+            self._specs = {p.spec.pipeline_id: p.spec for p in loaded}
+        return self._specs
 
-    return lookup
+    def routing(self, pipeline_id: str) -> Routing:
+        spec = self.specs().get(pipeline_id)
+        if spec is None:
+            return Routing()
+        block = spec.notifications
+        return Routing(tuple(block.on_failure), tuple(block.on_success), tuple(block.channels))
 
 
 @dataclass
@@ -219,7 +230,9 @@ def _apply(conn: sa.Connection, p: Pass, record, run_record, resolved: list[int]
             reason = secrets.redact(event.message or "")[:300] or None
             _open(conn, p, rules.run_failed(pipeline_id, entry.run_id, entry.job_name or "?", entry.timestamp, reason))
     elif event.event_type == dg.DagsterEventType.RUN_SUCCESS:
-        resolved += store.resolve_matching(conn, (rules.RUN_FAILURE,), pipeline_id, None, None, "success")
+        store.record_success(conn, pipeline_id, rules._when(entry.timestamp), entry.run_id)
+        resolved += store.resolve_matching(conn, (rules.RUN_FAILURE, rules.OVERDUE), pipeline_id, None, None,
+                                           "success")
         _slow_run(conn, p, pipeline_id, run_record, entry.timestamp, resolved)
     elif event.event_type == MATERIALIZATION:
         _materialized(conn, p, pipeline_id, entry, resolved)
@@ -235,6 +248,23 @@ def _apply(conn: sa.Connection, p: Pass, record, run_record, resolved: list[int]
         finding = rules.check_failed(pipeline_id, entry.run_id, evaluation, entry.timestamp)
         if finding.rule not in p.disabled:
             _open(conn, p, finding)
+
+
+def _overdue(conn: sa.Connection, p: Pass, specs: dict, now: datetime) -> None:
+    """Active, scheduled pipelines (cron or event) past their overdue window without success."""
+    from cleanops.scheduling.policy import overdue_window
+
+    watched = {pid: spec for pid, spec in specs.items()
+               if spec.status == "active" and spec.schedule.enabled and spec.schedule.type != "manual"}
+    if not watched or rules.OVERDUE in p.disabled:
+        return
+    state = store.success_state(conn, sorted(watched), now)
+    for pipeline_id, spec in watched.items():
+        first_seen, last_success = state[pipeline_id]
+        since = last_success or first_seen
+        window = overdue_window(spec)
+        if now - since > window:
+            _open(conn, p, rules.overdue(pipeline_id, since, window.total_seconds(), last_success is not None, now))
 
 
 def _deliver(engine: sa.Engine, alert_id: int, event: str, routing: Routing, attempts: int,
@@ -257,40 +287,53 @@ def _deliver(engine: sa.Engine, alert_id: int, event: str, routing: Routing, att
     return outcomes
 
 
-def _parse_cursor(cursor: str | None) -> int | None:
+def _parse_cursor(cursor: str | None) -> tuple[int | None, float]:
+    """(storage id, when overdue was last checked) of a cursor; (None, 0) for none."""
     if not cursor:
-        return None
+        return None, 0.0
     try:
-        return int(json.loads(cursor)["storage_id"])
-    except (ValueError, KeyError, TypeError):
+        state = json.loads(cursor)
+        return int(state["storage_id"]), float(state.get("overdue_checked", 0.0))
+    except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("alert sensor cursor %r unreadable; starting at the newest event", cursor[:100])
-        return None
+        return None, 0.0
+
+
+def _cursor(storage_id: int, overdue_checked: float) -> str:
+    return json.dumps({"storage_id": storage_id, "overdue_checked": overdue_checked})
 
 
 def evaluate(instance: dg.DagsterInstance, engine: sa.Engine, cursor: str | None,
-             routing: Callable[[str], Routing] | None = None, max_pages: int = MAX_PAGES) -> Evaluation:
-    """Apply the events after `cursor`; returns the new cursor and what changed.
+             routing: Callable[[str], Routing] | None = None, max_pages: int = MAX_PAGES,
+             pipelines: PipelinesFolder | None = None, now: datetime | None = None,
+             overdue_every: float = OVERDUE_EVERY_SECONDS) -> Evaluation:
+    """Apply the events after `cursor`, and every `overdue_every` seconds the overdue rule
+    (at `now`); returns the new cursor and what changed.
 
     Alerts are written page by page (each page one transaction) and messages sent after the
     page commits: a crash in between loses those messages rather than sending duplicates.
     An alert raised and resolved within one page sends both messages, in that order."""
-    after = _parse_cursor(cursor)
+    now = now or datetime.now(timezone.utc)
+    after, overdue_checked = _parse_cursor(cursor)
     if after is None:
-        after = latest_storage_id(instance)
-        return Evaluation(cursor=json.dumps({"storage_id": after}))
-    routing = routing or routing_from_pipelines_folder()
+        return Evaluation(cursor=_cursor(latest_storage_id(instance), now.timestamp()))
+    pipelines = pipelines or PipelinesFolder()
+    routing = routing or pipelines.routing
     attempts, backoff = notify.retry_settings()
-    outcome = Evaluation(cursor=json.dumps({"storage_id": after}))
+    outcome = Evaluation(cursor=_cursor(after, overdue_checked))
     p = Pass(instance, outcome, settings.alert_disabled_rules(), *_thresholds())
-    for _ in range(max_pages):
+    for _ in range(max_pages):  # a backlog beyond max_pages continues at the next tick
         records, after, more = next_page(instance, after)
         runs = _runs_by_id(instance, records)
         raised_before, resolved_now = len(outcome.raised), []
         with engine.begin() as conn:
             for record in records:
                 _apply(conn, p, record, runs.get(record.event_log_entry.run_id), resolved_now)
+            if not more and now.timestamp() - overdue_checked >= overdue_every:
+                _overdue(conn, p, pipelines.specs(), now)
+                overdue_checked = now.timestamp()
         outcome.events += len(records)
-        outcome.cursor = json.dumps({"storage_id": after})
+        outcome.cursor = _cursor(after, overdue_checked)
         outcome.resolved += resolved_now
         for alert_id in outcome.raised[raised_before:]:
             alert = store.get(engine, alert_id)

@@ -133,3 +133,22 @@ NEXT_STEPS[SLOW_RUN] = ("open the run's timeline to see which step grew (source 
                         "contention in the pool); the next run within the threshold resolves this alert.")
 NEXT_STEPS[ROWS_REJECTED] = ("review the rejected rows (`cleanops quarantine list PIPELINE`): a changed source "
                              "format or a too strict rule; the next load under the threshold resolves this alert.")
+
+
+OVERDUE = "overdue"
+NEXT_STEPS[OVERDUE] = ("check that its schedule or sensor is running (Automation tab), that runs are not stuck in "
+                       "the queue and that the source delivered; the next success resolves this alert.")
+
+
+def overdue(pipeline_id: str, since: datetime, window_seconds: float, succeeded: bool, now: datetime) -> Finding:
+    what = "no successful run" if succeeded else "no successful run since CleanOps first saw it"
+    return Finding(OVERDUE, pipeline_id, "error",
+                   f"pipeline {pipeline_id} is overdue: {what} since {since:%Y-%m-%d %H:%M:%S %Z} "
+                   f"(its window is {window_seconds / 3600:g} h)", pipeline_runs_link(pipeline_id), now)
+
+
+def pipeline_runs_link(pipeline_id: str) -> str:
+    """The Runs page filtered to the pipeline's tag."""
+    from urllib.parse import quote
+
+    return "/runs?q%5B0%5D=" + quote(f"tag:{PIPELINE_TAG}={pipeline_id}", safe="")

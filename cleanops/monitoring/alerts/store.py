@@ -114,3 +114,25 @@ def notifications(engine: sa.Engine, alert_id: int) -> list[dict]:
             "SELECT notification_id, alert_id, event, channel, target, status, attempts, error, sent_at "
             "FROM cleanops.notifications WHERE alert_id = :id ORDER BY notification_id"), {"id": alert_id})
         return [dict(row) for row in rows.mappings()]
+
+
+def record_success(conn: sa.Connection, pipeline_id: str, at: datetime, run_id: str) -> None:
+    conn.execute(sa.text(
+        "INSERT INTO cleanops.alert_pipeline_state (pipeline_id, last_success_at, last_success_run_id) "
+        "VALUES (:pipeline, :at, :run_id) ON CONFLICT (pipeline_id) DO UPDATE SET "
+        "last_success_at = GREATEST(cleanops.alert_pipeline_state.last_success_at, EXCLUDED.last_success_at), "
+        "last_success_run_id = CASE WHEN cleanops.alert_pipeline_state.last_success_at IS NULL "
+        "OR EXCLUDED.last_success_at >= cleanops.alert_pipeline_state.last_success_at "
+        "THEN EXCLUDED.last_success_run_id ELSE cleanops.alert_pipeline_state.last_success_run_id END"),
+        {"pipeline": pipeline_id, "at": at, "run_id": run_id})
+
+
+def success_state(conn: sa.Connection, pipeline_ids: list[str], now: datetime) -> dict[str, tuple]:
+    """(first_seen, last_success_at) per pipeline; pipelines seen for the first time start now."""
+    conn.execute(sa.text(
+        "INSERT INTO cleanops.alert_pipeline_state (pipeline_id, first_seen) SELECT id, :now FROM unnest(CAST(:ids AS text[])) AS id "
+        "ON CONFLICT (pipeline_id) DO NOTHING"), {"ids": pipeline_ids, "now": now})
+    rows = conn.execute(sa.text(
+        "SELECT pipeline_id, first_seen, last_success_at FROM cleanops.alert_pipeline_state "
+        "WHERE pipeline_id = ANY(:ids)"), {"ids": pipeline_ids})
+    return {row.pipeline_id: (row.first_seen, row.last_success_at) for row in rows}
