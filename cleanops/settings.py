@@ -169,7 +169,8 @@ def notify_backoff_seconds() -> float:
 
 def alert_disabled_rules() -> set[str]:
     """CLEANOPS_ALERT_DISABLED_RULES: comma-separated alert rules to switch off
-    (`run_failure`, `check_failed_blocking`, `check_failed_warning`, `slow_run`, `rows_rejected`)."""
+    (`run_failure`, `check_failed_blocking`, `check_failed_warning`, `slow_run`, `rows_rejected`,
+    `overdue`, `disk_usage`, `memory_usage`)."""
     return set(_env_list("CLEANOPS_ALERT_DISABLED_RULES"))
 
 
@@ -206,3 +207,15 @@ def alert_rejected_share() -> float:
     """CLEANOPS_ALERT_REJECTED_SHARE: an ingestion load whose rejected rows exceed this share
     of the rows read raises an alert (default 0.05 = 5 %; 0-1)."""
     return _env_float("CLEANOPS_ALERT_REJECTED_SHARE", 0.05, 0.0, 1.0)
+
+
+def alert_disk_percent() -> float:
+    """CLEANOPS_ALERT_DISK_PERCENT: the file system of CLEANOPS_HOME fuller than this raises
+    the `disk_usage` alert (default 90; 0-100)."""
+    return _env_float("CLEANOPS_ALERT_DISK_PERCENT", 90.0, 0.0, 100.0)
+
+
+def alert_memory_percent() -> float:
+    """CLEANOPS_ALERT_MEMORY_PERCENT: memory in use above this raises the `memory_usage`
+    alert (default 95; 0-100)."""
+    return _env_float("CLEANOPS_ALERT_MEMORY_PERCENT", 95.0, 0.0, 100.0)

@@ -293,3 +293,25 @@ def test_an_overdue_pipeline_raises_its_alert_and_a_success_resolves_it(warehous
     fixed = evaluate(dagster_instance, warehouse, later.cursor, overdue_every=0)
     assert alert["alert_id"] in fixed.resolved
     assert open_alerts(warehouse, pipeline)[0]["status"] == "resolved"
+
+
+def test_resource_thresholds_raise_and_clear(warehouse, dagster_instance, notify_env):
+    from cleanops.monitoring.alerts.evaluate import PipelinesFolder
+
+    class NoPipelines(PipelinesFolder):
+        def specs(self):
+            return {}
+
+    notify_env.setenv("CLEANOPS_ALERT_DISK_PERCENT", "0")
+    notify_env.setenv("CLEANOPS_ALERT_MEMORY_PERCENT", "0")
+    cursor = evaluate(dagster_instance, warehouse, None).cursor
+    raised = evaluate(dagster_instance, warehouse, cursor, overdue_every=0, pipelines=NoPipelines())
+    alerts = {a["rule"]: a for a in store.listing(warehouse, pipeline_id="cleanops")}
+    assert {"disk_usage", "memory_usage"} <= set(alerts)
+    assert alerts["disk_usage"]["alert_id"] in raised.raised + raised.bumped
+    assert "threshold 0 %" in alerts["memory_usage"]["message"]
+    notify_env.setenv("CLEANOPS_ALERT_DISK_PERCENT", "100")
+    notify_env.setenv("CLEANOPS_ALERT_MEMORY_PERCENT", "100")
+    cleared = evaluate(dagster_instance, warehouse, raised.cursor, overdue_every=0, pipelines=NoPipelines())
+    assert {alerts["disk_usage"]["alert_id"], alerts["memory_usage"]["alert_id"]} <= set(cleared.resolved)
+    assert store.listing(warehouse, pipeline_id="cleanops") == []

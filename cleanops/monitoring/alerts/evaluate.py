@@ -267,6 +267,28 @@ def _overdue(conn: sa.Connection, p: Pass, specs: dict, now: datetime) -> None:
             _open(conn, p, rules.overdue(pipeline_id, since, window.total_seconds(), last_success is not None, now))
 
 
+def _resources(conn: sa.Connection, p: Pass, now: datetime, resolved: list[int]) -> None:
+    """Disk of CLEANOPS_HOME and memory against their thresholds (two cheap psutil calls)."""
+    import psutil
+
+    from cleanops.monitoring.system import disk_usage_percent
+
+    try:
+        limits = {rules.DISK_USAGE: settings.alert_disk_percent(), rules.MEMORY_USAGE: settings.alert_memory_percent()}
+    except ValueError as error:
+        log.warning("%s; resource alerts use 90 %% disk, 95 %% memory", error)
+        limits = {rules.DISK_USAGE: 90.0, rules.MEMORY_USAGE: 95.0}
+    readings = {rules.DISK_USAGE: ("disk of CLEANOPS_HOME", disk_usage_percent(settings.paths().home)),
+                rules.MEMORY_USAGE: ("memory in use", psutil.virtual_memory().percent)}
+    for rule, (what, percent) in readings.items():
+        if percent is None or rule in p.disabled:
+            continue
+        if percent > limits[rule]:
+            _open(conn, p, rules.resource(rule, what, percent, limits[rule], now))
+        else:
+            resolved += store.resolve_matching(conn, (rule,), rules.SYSTEM, None, None, "under threshold")
+
+
 def _deliver(engine: sa.Engine, alert_id: int, event: str, routing: Routing, attempts: int,
              backoff: float) -> list[notify.Outcome]:
     alert = store.get(engine, alert_id)
@@ -307,8 +329,8 @@ def evaluate(instance: dg.DagsterInstance, engine: sa.Engine, cursor: str | None
              routing: Callable[[str], Routing] | None = None, max_pages: int = MAX_PAGES,
              pipelines: PipelinesFolder | None = None, now: datetime | None = None,
              overdue_every: float = OVERDUE_EVERY_SECONDS) -> Evaluation:
-    """Apply the events after `cursor`, and every `overdue_every` seconds the overdue rule
-    (at `now`); returns the new cursor and what changed.
+    """Apply the events after `cursor`, and every `overdue_every` seconds the overdue and
+    resource rules (at `now`); returns the new cursor and what changed.
 
     Alerts are written page by page (each page one transaction) and messages sent after the
     page commits: a crash in between loses those messages rather than sending duplicates.
@@ -331,6 +353,7 @@ def evaluate(instance: dg.DagsterInstance, engine: sa.Engine, cursor: str | None
                 _apply(conn, p, record, runs.get(record.event_log_entry.run_id), resolved_now)
             if not more and now.timestamp() - overdue_checked >= overdue_every:
                 _overdue(conn, p, pipelines.specs(), now)
+                _resources(conn, p, now, resolved_now)
                 overdue_checked = now.timestamp()
         outcome.events += len(records)
         outcome.cursor = _cursor(after, overdue_checked)

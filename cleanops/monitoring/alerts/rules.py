@@ -152,3 +152,20 @@ def pipeline_runs_link(pipeline_id: str) -> str:
     from urllib.parse import quote
 
     return "/runs?q%5B0%5D=" + quote(f"tag:{PIPELINE_TAG}={pipeline_id}", safe="")
+
+
+DISK_USAGE = "disk_usage"
+MEMORY_USAGE = "memory_usage"
+RESOURCE_RULES = (DISK_USAGE, MEMORY_USAGE)
+SYSTEM = "cleanops"  # the pipeline_id of alerts about the machine rather than a pipeline
+NEXT_STEPS[DISK_USAGE] = ("run `cleanops cleanup run` (or `cleanops cleanup run --dry-run` first), review retention "
+                          "policies (`cleanops cleanup policy list`) or grow the disk; the next check under the "
+                          "threshold resolves this alert.")
+NEXT_STEPS[MEMORY_USAGE] = ("look for runs with large memory budgets (`resources.memory_mb`), lower "
+                            "`resources.max_concurrent`, or add memory; the next check under the threshold resolves "
+                            "this alert.")
+
+
+def resource(rule: str, what: str, percent: float, threshold: float, now: datetime) -> Finding:
+    return Finding(rule, SYSTEM, "warning" if rule == MEMORY_USAGE else "error",
+                   f"{what} at {percent:.1f} % (threshold {threshold:g} %)", "/assets/cleanops_metrics", now)
