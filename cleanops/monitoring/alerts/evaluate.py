@@ -230,7 +230,7 @@ def _apply(conn: sa.Connection, p: Pass, record, run_record, resolved: list[int]
             reason = secrets.redact(event.message or "")[:300] or None
             _open(conn, p, rules.run_failed(pipeline_id, entry.run_id, entry.job_name or "?", entry.timestamp, reason))
     elif event.event_type == dg.DagsterEventType.RUN_SUCCESS:
-        store.record_success(conn, pipeline_id, rules._when(entry.timestamp), entry.run_id)
+        store.record_success(conn, pipeline_id, rules.when(entry.timestamp), entry.run_id)
         resolved += store.resolve_matching(conn, (rules.RUN_FAILURE, rules.OVERDUE), pipeline_id, None, None,
                                            "success")
         _slow_run(conn, p, pipeline_id, run_record, entry.timestamp, resolved)

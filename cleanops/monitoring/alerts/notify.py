@@ -123,12 +123,25 @@ def targets(recipients: list[str], channels: list[str] | tuple[str, ...] = ()) -
     return found
 
 
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 10
+
+
+def with_timeouts(url: str) -> str:
+    """apprise's connect and read timeouts (`cto`, `rto`), short unless the URL sets them: a
+    server that does not answer must not hold the 30-second sensor tick for long."""
+    separator = "&" if "?" in url else "?"
+    extra = {name: value for name, value in (("cto", CONNECT_TIMEOUT), ("rto", READ_TIMEOUT))
+             if f"{name}=" not in url.split("?", 1)[-1]}
+    return url + separator + urlencode(extra) if extra else url
+
+
 def _try_once(url: str, title: str, body: str) -> str | None:
     """None when apprise delivered; else the (redacted) reason."""
     import apprise
 
     app = apprise.Apprise()
-    if not app.add(url):
+    if not app.add(with_timeouts(url)):
         return "apprise cannot use this URL"
     with apprise.LogCapture(level=logging.WARNING) as captured:
         delivered = bool(app.notify(title=title, body=body))

@@ -41,14 +41,14 @@ def asset_link(asset_key: dg.AssetKey) -> str:
     return "/assets/" + "/".join(asset_key.path)
 
 
-def _when(timestamp: float) -> datetime:
+def when(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
 
 def run_failed(pipeline_id: str, run_id: str, job_name: str, timestamp: float, reason: str | None) -> Finding:
     why = f": {reason}" if reason else ""
     return Finding(RUN_FAILURE, pipeline_id, "error", f"run {run_id} of job {job_name} failed{why}",
-                   run_link(run_id), _when(timestamp), run_id=run_id)
+                   run_link(run_id), when(timestamp), run_id=run_id)
 
 
 def check_failed(pipeline_id: str, run_id: str, evaluation: dg.AssetCheckEvaluation, timestamp: float) -> Finding:
@@ -57,7 +57,7 @@ def check_failed(pipeline_id: str, run_id: str, evaluation: dg.AssetCheckEvaluat
     asset = "/".join(evaluation.asset_key.path)
     return Finding(CHECK_BLOCKING if blocking else CHECK_WARNING, pipeline_id, "error" if blocking else "warning",
                    f"{kind} check {evaluation.check_name} failed on asset {asset} (run {run_id})",
-                   asset_link(evaluation.asset_key), _when(timestamp), run_id=run_id, asset_key=asset,
+                   asset_link(evaluation.asset_key), when(timestamp), run_id=run_id, asset_key=asset,
                    check_name=evaluation.check_name)
 
 
@@ -106,7 +106,7 @@ def slow_run(pipeline_id: str, run_id: str, duration: float, typical: float, fac
              timestamp: float) -> Finding:
     return Finding(SLOW_RUN, pipeline_id, "warning",
                    f"run {run_id} took {duration:.1f} s, {duration / typical:.1f}x the median {typical:.1f} s "
-                   f"of the last successful runs (threshold {factor:g}x)", run_link(run_id), _when(timestamp),
+                   f"of the last successful runs (threshold {factor:g}x)", run_link(run_id), when(timestamp),
                    run_id=run_id)
 
 
@@ -126,7 +126,7 @@ def rows_rejected(pipeline_id: str, run_id: str, asset_key: dg.AssetKey, rejecte
     return Finding(ROWS_REJECTED, pipeline_id, "warning",
                    f"{rejected} of {read} rows ({100 * rejected / read:.1f} %) were rejected into quarantine "
                    f"loading {asset} in run {run_id} (threshold {100 * share:g} %)", asset_link(asset_key),
-                   _when(timestamp), run_id=run_id, asset_key=asset)
+                   when(timestamp), run_id=run_id, asset_key=asset)
 
 
 NEXT_STEPS[SLOW_RUN] = ("open the run's timeline to see which step grew (source volume, a slow database, "
