@@ -9,7 +9,6 @@ from contextlib import nullcontext
 
 import dagster as dg
 import pytest
-import sqlalchemy as sa
 
 from cleanops import secrets
 from cleanops.monitoring.alerts import store
@@ -20,8 +19,9 @@ from cleanops_tests.monitoring.servers import free_port, smtp_server, webhook_se
 
 
 def run(instance, pipeline: str, fail: bool) -> dg.ExecuteInProcessResult:
-    return helpers.test_job.execute_in_process(instance=instance, raise_on_error=False, tags={"cleanops/pipeline": pipeline},
-                                       run_config={"ops": {"work": {"config": {"fail": fail}}}})
+    return helpers.test_job.execute_in_process(instance=instance, raise_on_error=False,
+                                               tags={"cleanops/pipeline": pipeline},
+                                               run_config={"ops": {"work": {"config": {"fail": fail}}}})
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_failure_raises_one_alert_one_email_one_webhook_then_success_resolves(wa
         notify_env.setenv("CLEANOPS_NOTIFY_SMTP_URL", f"smtp://127.0.0.1:{smtp_port}?from=cleanops@example.com")
         notify_env.setenv("CLEANOPS_NOTIFY_WEBHOOK_URL", f"http://127.0.0.1:{hook_port}/hook")
         routing = {pipeline: Routing(on_failure=("ops@example.com",), on_success=("done@example.com",))}
-        lookup = lambda pid: routing.get(pid, Routing())  # noqa: E731
+        lookup = lambda pid: routing.get(pid, Routing())
         cursor = evaluate(instance, warehouse, None, lookup).cursor
 
         failed = run(instance, pipeline, fail=True)
@@ -99,7 +99,7 @@ def test_ack_keeps_the_alert_open_and_silent(warehouse, dagster_instance, notify
     pipeline = unique_id("acked")
     with smtp_server() as (inbox, smtp_port), nullcontext(dagster_instance) as instance:
         notify_env.setenv("CLEANOPS_NOTIFY_SMTP_URL", f"smtp://127.0.0.1:{smtp_port}")
-        lookup = lambda pid: Routing(on_failure=("ops@example.com",))  # noqa: E731
+        lookup = lambda pid: Routing(on_failure=("ops@example.com",))
         cursor = evaluate(instance, warehouse, None, lookup).cursor
         run(instance, pipeline, fail=True)
         cursor = evaluate(instance, warehouse, cursor, lookup).cursor
@@ -197,7 +197,8 @@ def test_failed_checks_raise_blocking_and_warning_alerts_and_passing_checks_reso
         blocking, warning = alerts["check_failed_blocking"], alerts["check_failed_warning"]
         assert (blocking["severity"], blocking["check_name"]) == ("error", "rows_valid")
         assert (warning["severity"], warning["check_name"]) == ("warning", "rows_plausible")
-        assert blocking["asset_key"] == "monitoring_test/checked" and blocking["link"] == "/assets/monitoring_test/checked"
+        assert blocking["asset_key"] == "monitoring_test/checked"
+        assert blocking["link"] == "/assets/monitoring_test/checked"
         assert failed.run_id in warning["message"]
         assert len(hooks) == len(first.raised)
 
@@ -268,7 +269,7 @@ def test_a_load_rejecting_too_many_rows_raises_and_a_clean_load_resolves(warehou
 
 def test_an_overdue_pipeline_raises_its_alert_and_a_success_resolves_it(warehouse, dagster_instance, notify_env,
                                                                          make_pipeline):
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     pipeline = unique_id("overdue")
     never = unique_id("never")
@@ -276,7 +277,7 @@ def test_an_overdue_pipeline_raises_its_alert_and_a_success_resolves_it(warehous
         make_pipeline({"pipeline_id": pid, "priority": "critical",
                        "schedule": {"type": "cron", "expression": "0 * * * *", "timezone": "UTC"},
                        "data_sources": [{"id": "rows", "type": "csv", "path": "data/rows.csv"}]})
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cursor = evaluate(dagster_instance, warehouse, None).cursor
     helpers.test_job.execute_in_process(instance=dagster_instance, tags={"cleanops/pipeline": pipeline})
     cursor = evaluate(dagster_instance, warehouse, cursor, overdue_every=0).cursor

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from cleanops.cli.main import cli
-from cleanops.monitoring.alerts import notify, recipients
+from cleanops.monitoring.alerts import notify
+from cleanops.pipelines import recipients
 from cleanops.pipelines.schema import Notifications
 from cleanops_tests.conftest import unique_id, write_pipeline
 

@@ -20,7 +20,7 @@ import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import sqlalchemy as sa
@@ -60,7 +60,7 @@ class PipelinesFolder:
 
             try:
                 loaded = load_pipelines(settings.pipelines_dir()).pipelines
-            except Exception as error:  # a broken folder must not stop alerting on runs
+            except Exception as error:  # noqa: BLE001 - a broken folder must not stop alerting on runs
                 log.warning("pipelines folder unreadable for alerts (%s): no routing, no overdue check",
                             secrets.redact(str(error)))
                 loaded = []
@@ -335,7 +335,7 @@ def evaluate(instance: dg.DagsterInstance, engine: sa.Engine, cursor: str | None
     Alerts are written page by page (each page one transaction) and messages sent after the
     page commits: a crash in between loses those messages rather than sending duplicates.
     An alert raised and resolved within one page sends both messages, in that order."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     after, overdue_checked = _parse_cursor(cursor)
     if after is None:
         return Evaluation(cursor=_cursor(latest_storage_id(instance), now.timestamp()))

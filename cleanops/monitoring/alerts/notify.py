@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from cleanops import secrets, settings
-from cleanops.monitoring.alerts import recipients as rcpt
+from cleanops.pipelines import recipients as rcpt
 
 log = logging.getLogger(__name__)
 ERROR_LENGTH = 500
@@ -160,7 +160,7 @@ def send(target: Target, title: str, body: str, attempts: int, backoff: float) -
     for attempt in range(1, attempts + 1):
         try:
             error = _try_once(target.url, title, body)
-        except Exception as exc:  # a channel's failure must not reach the sensor
+        except Exception as exc:  # noqa: BLE001 - a channel's failure must not reach the sensor
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
             return Outcome(target, True, attempt, None)

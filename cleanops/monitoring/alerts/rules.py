@@ -11,7 +11,7 @@ Any rule can be switched off with CLEANOPS_ALERT_DISABLED_RULES; resolution stil
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -42,7 +42,7 @@ def asset_link(asset_key: dg.AssetKey) -> str:
 
 
 def when(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return datetime.fromtimestamp(timestamp, tz=UTC)
 
 
 def run_failed(pipeline_id: str, run_id: str, job_name: str, timestamp: float, reason: str | None) -> Finding:

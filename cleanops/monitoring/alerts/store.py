@@ -130,8 +130,9 @@ def record_success(conn: sa.Connection, pipeline_id: str, at: datetime, run_id: 
 def success_state(conn: sa.Connection, pipeline_ids: list[str], now: datetime) -> dict[str, tuple]:
     """(first_seen, last_success_at) per pipeline; pipelines seen for the first time start now."""
     conn.execute(sa.text(
-        "INSERT INTO cleanops.alert_pipeline_state (pipeline_id, first_seen) SELECT id, :now FROM unnest(CAST(:ids AS text[])) AS id "
-        "ON CONFLICT (pipeline_id) DO NOTHING"), {"ids": pipeline_ids, "now": now})
+        "INSERT INTO cleanops.alert_pipeline_state (pipeline_id, first_seen) "
+        "SELECT id, :now FROM unnest(CAST(:ids AS text[])) AS id ON CONFLICT (pipeline_id) DO NOTHING"),
+        {"ids": pipeline_ids, "now": now})
     rows = conn.execute(sa.text(
         "SELECT pipeline_id, first_seen, last_success_at FROM cleanops.alert_pipeline_state "
         "WHERE pipeline_id = ANY(:ids)"), {"ids": pipeline_ids})

@@ -24,13 +24,13 @@ class Resources(Strict):
 
 
 def _recipient(value: str) -> str:
-    from cleanops.monitoring.alerts.recipients import check_recipient
+    from cleanops.pipelines.recipients import check_recipient
 
     return check_recipient(value)
 
 
 def _channel(value: str) -> str:
-    from cleanops.monitoring.alerts.recipients import check_channel
+    from cleanops.pipelines.recipients import check_channel
 
     return check_channel(value)
 
@@ -54,8 +54,8 @@ class Notifications(Strict):
     channels: list[Channel] = Field(default_factory=list, description="Channels to use, e.g. email, webhook, slack")
 
     @model_validator(mode="after")
-    def _recipients_in_channels(self) -> "Notifications":
-        from cleanops.monitoring.alerts.recipients import channel_of, resolve
+    def _recipients_in_channels(self) -> Notifications:
+        from cleanops.pipelines.recipients import channel_of, resolve
 
         if not self.channels:
             return self

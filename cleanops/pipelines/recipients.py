@@ -54,7 +54,7 @@ def _check_url(recipient: str, scheme: str) -> str:
                          + ", ".join(sorted(SCHEME_CHANNEL)))
     try:
         plugin = apprise.Apprise.instantiate(apprise_url(recipient), suppress_exceptions=True)
-    except Exception:  # apprise's parsers must not turn a typo into a crash of validation
+    except Exception:  # noqa: BLE001 - apprise's parsers must not turn a typo into a crash of validation
         plugin = None
     if not plugin:
         raise ValueError(f"malformed {channel} URL (apprise cannot use it); see docs/monitoring.md")
