@@ -31,10 +31,11 @@ def register(command: click.Command) -> None:
 
 
 def _add_groups() -> None:
-    from cleanops.cli import cleanup, lineage, logs, metrics, quality, quarantine, schedules, status, trigger
+    from cleanops.cli import (alerts, cleanup, lineage, logs, metrics, quality, quarantine, schedules, status,
+                              trigger)
 
     for group in (cleanup.cleanup, quality.quality, quarantine.quarantine, lineage.lineage,
-                  schedules.schedules, trigger.trigger, metrics.metrics, status.status, logs.logs):
+                  schedules.schedules, trigger.trigger, metrics.metrics, status.status, logs.logs, alerts.alerts):
         cli.add_command(group)
 
 

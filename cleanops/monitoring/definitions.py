@@ -1,4 +1,5 @@
-"""The Dagster side of monitoring: the `cleanops_metrics` asset, its job and schedule.
+"""The Dagster side of monitoring: the `cleanops_metrics` asset, its job and schedule, and the
+`cleanops_alerts` sensor (every 30 s, running by default: it launches no run).
 
 Each materialization carries every figure as numeric metadata (the UI plots them over
 time) and appends a row to `cleanops.metrics_history`. The schedule runs every
@@ -82,4 +83,23 @@ def build_schedule() -> dg.ScheduleDefinition:
 
 def build() -> dg.Definitions:
     """The monitoring area (cleanops/defs/monitoring/)."""
-    return dg.Definitions(assets=[cleanops_metrics], jobs=[metrics_job], schedules=[build_schedule()])
+    return dg.Definitions(assets=[cleanops_metrics], jobs=[metrics_job], schedules=[build_schedule()],
+                          sensors=[alerts_sensor])
+
+
+ALERTS_SENSOR = "cleanops_alerts"
+ALERTS_INTERVAL_SECONDS = 30
+
+
+@dg.sensor(name=ALERTS_SENSOR, minimum_interval_seconds=ALERTS_INTERVAL_SECONDS,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Raises, bumps and resolves alerts in cleanops.alerts from run failures and failed checks "
+                       "since its cursor, and sends their notifications (docs/monitoring.md, Alerts).")
+def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """Launches nothing: one cheap evaluation (four indexed queries when nothing happened)."""
+    from cleanops.monitoring import store
+    from cleanops.monitoring.alerts.evaluate import evaluate
+
+    outcome = evaluate(context.instance, store.warehouse(), context.cursor)
+    context.update_cursor(outcome.cursor)
+    return dg.SkipReason(outcome.summary())

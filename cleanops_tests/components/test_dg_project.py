@@ -23,7 +23,7 @@ SHIPPED = {
                   ("orders_hourly_sql__schedule", "5 * * * *"), ("cleanup_daily", "0 2 * * *"),
                   ("collect_metrics_schedule", "*/5 * * * *")},
     "sensors": {"clickstream_landing__file_arrival", "weekly_user_summary__dependencies", "cleanup_emergency_disk",
-                "cleanops_dead_run_workers"},
+                "cleanops_dead_run_workers", "cleanops_alerts"},
     "checks": {"staging/orders_csv_001__orders_export:required_order_id",
                "staging/orders_csv_001__orders_export:range_amount",
                "staging/clickstream_landing__clicks:unique_event_id"},

@@ -5,10 +5,14 @@ import dagster as dg
 
 class Outcome(dg.Config):
     fail: bool = False
+    sleep_seconds: float = 0.0
 
 
 @dg.op
 def work(config: Outcome) -> None:
+    import time
+
+    time.sleep(config.sleep_seconds)
     if config.fail:
         raise RuntimeError("this run fails on purpose")
 
@@ -45,3 +49,42 @@ def csv_pipeline(pipelines_dir, make_pipeline, pipeline_id: str, schedule: dict 
                           "transformations": [{"type": "validation", "config": {
                               "required_fields": ["user_id"], "data_types": {"email": "email"}}}],
                           **({"schedule": schedule} if schedule else {})})
+
+
+class CheckOutcome(dg.Config):
+    passed: bool = True
+
+
+@dg.asset(key=["monitoring_test", "checked"],
+          check_specs=[dg.AssetCheckSpec("rows_valid", asset=dg.AssetKey(["monitoring_test", "checked"]),
+                                         blocking=True),
+                       dg.AssetCheckSpec("rows_plausible", asset=dg.AssetKey(["monitoring_test", "checked"]))])
+def checked_asset(config: CheckOutcome):
+    """A blocking (ERROR) and a warning (WARN) check with the outcome the run config asks for."""
+    yield dg.MaterializeResult()
+    yield dg.AssetCheckResult(check_name="rows_valid", passed=config.passed, severity=dg.AssetCheckSeverity.ERROR)
+    yield dg.AssetCheckResult(check_name="rows_plausible", passed=config.passed, severity=dg.AssetCheckSeverity.WARN)
+
+
+def materialize_checked(instance, pipeline: str, passed: bool):
+    return dg.materialize([checked_asset], instance=instance, raise_on_error=False,
+                          tags={"cleanops/pipeline": pipeline},
+                          run_config={"ops": {"monitoring_test__checked": {"config": {"passed": passed}}}})
+
+
+class Loaded(dg.Config):
+    read: int = 100
+    rejected: int = 0
+
+
+@dg.asset(key=["staging", "monitoring_test__rows"])
+def loaded_asset(config: Loaded) -> dg.MaterializeResult:
+    """Counts as an ingestion asset reports them."""
+    return dg.MaterializeResult(metadata={"records_extracted": config.read, "records_rejected": config.rejected,
+                                          "records_loaded": config.read - config.rejected})
+
+
+def materialize_loaded(instance, pipeline: str, read: int, rejected: int):
+    return dg.materialize([loaded_asset], instance=instance, tags={"cleanops/pipeline": pipeline},
+                          run_config={"ops": {"staging__monitoring_test__rows": {"config": {"read": read,
+                                                                                            "rejected": rejected}}}})

@@ -80,3 +80,9 @@ def test_building_the_definitions_touches_no_database_and_measures_nothing(monke
     monkeypatch.setattr(psutil, "cpu_percent", refuse)
     monkeypatch.setattr(psutil, "disk_usage", refuse)
     assert definitions.build().resolve_job_def("collect_metrics")
+
+
+def test_the_alerts_sensor_runs_every_30_seconds_by_default():
+    sensor = definitions.build().resolve_sensor_def(definitions.ALERTS_SENSOR)
+    assert sensor.minimum_interval_seconds == 30
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

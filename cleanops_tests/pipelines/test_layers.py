@@ -7,7 +7,7 @@ from pathlib import Path
 import cleanops.pipelines
 
 PIPELINES = Path(cleanops.pipelines.__file__).parent
-HIGHER_LAYERS = ("ingestion", "scheduling", "transform", "quality", "cleanup", "sources", "cli", "defs",
+HIGHER_LAYERS = ("ingestion", "scheduling", "transform", "quality", "cleanup", "sources", "cli", "defs", "monitoring",
                  "definitions")
 
 

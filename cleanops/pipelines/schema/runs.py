@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 
 from cleanops.pipelines.schema.base import Slug, Strict
 
@@ -23,10 +23,46 @@ class Resources(Strict):
     pool: Slug | None = Field(None, description="Dagster pool of the pipeline's steps; default: one per destination")
 
 
-class Notifications(Strict):
-    """Who hears about runs. The seed format's block, validated but not yet acted on: CleanOps
-    reports runs through Dagster's UI and run-status sensors, and sends no messages itself."""
+def _recipient(value: str) -> str:
+    from cleanops.pipelines.recipients import check_recipient
 
-    on_failure: list[str] = Field(default_factory=list, description="Recipients told when a run fails")
-    on_success: list[str] = Field(default_factory=list, description="Recipients told when a run succeeds")
-    channels: list[str] = Field(default_factory=list, description="Channels to use, e.g. email, slack")
+    return check_recipient(value)
+
+
+def _channel(value: str) -> str:
+    from cleanops.pipelines.recipients import check_channel
+
+    return check_channel(value)
+
+
+Recipient = Annotated[str, AfterValidator(_recipient)]
+Channel = Annotated[str, AfterValidator(_channel)]
+
+
+class Notifications(Strict):
+    """Who hears about alerts (docs/monitoring.md, "Notifications"): the monitoring sensor
+    tells `on_failure` when an alert opens and `on_success` when a later success resolves it.
+
+    A recipient is an e-mail address or an apprise URL (`json://`, `slack://`, ...; may use
+    `${VAR}` for tokens); `channels`, when given, limits the messages to those channels, and
+    each recipient must belong to one of them.
+    """
+
+    on_failure: list[Recipient] = Field(default_factory=list, description="Recipients told when an alert opens")
+    on_success: list[Recipient] = Field(default_factory=list,
+                                        description="Recipients told when a success resolves an alert")
+    channels: list[Channel] = Field(default_factory=list, description="Channels to use, e.g. email, webhook, slack")
+
+    @model_validator(mode="after")
+    def _recipients_in_channels(self) -> Notifications:
+        from cleanops.pipelines.recipients import channel_of, resolve
+
+        if not self.channels:
+            return self
+        for field in ("on_failure", "on_success"):
+            for index, recipient in enumerate(getattr(self, field)):
+                channel = channel_of(resolve(recipient))
+                if channel not in self.channels:
+                    raise ValueError(f"{field}[{index}] is a {channel} recipient but channels lists only "
+                                     + ", ".join(self.channels))
+        return self
