@@ -29,6 +29,7 @@ run: install
 	$(SAMPLE_SOURCE) $(BIN)/cleanops pipelines run user-data-etl-001
 	$(BIN)/cleanops pipelines run orders-csv-001
 	$(BIN)/cleanops quality report user-data-etl-001
+	$(BIN)/cleanops status
 
 # The browser test drives Debian's Chromium through Playwright (no browser download).
 browser:

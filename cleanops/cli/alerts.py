@@ -9,9 +9,10 @@ Messages are redacted (`secrets.redact`) before they are printed.
 
 from __future__ import annotations
 
-import json
 
 import click
+
+from cleanops.cli.output import echo_json
 
 STATUSES = ("active", "acknowledged", "resolved")
 
@@ -55,7 +56,7 @@ def list_command(everything: bool, pipeline_id: str | None, limit: int, as_json:
     statuses = STATUSES if everything else store.OPEN
     rows = store.listing(_engine(), statuses, pipeline_id, limit)
     if as_json:
-        click.echo(json.dumps([_public(row) for row in rows], indent=2))
+        echo_json([_public(row) for row in rows])
         return
     if not rows:
         click.echo("no open alerts" if not everything else "no alerts")
@@ -73,7 +74,7 @@ def _change(alert_id: int, status: str, as_json: bool) -> None:
         raise click.ClickException(f"no alert {alert_id}")
     after = store.set_status(engine, alert_id, status)
     if as_json:
-        click.echo(json.dumps(_public(after), indent=2))
+        echo_json(_public(after))
     elif before["status"] == "resolved":
         click.echo(f"alert {alert_id} was already resolved")
     else:

@@ -20,6 +20,9 @@ import sys
 
 import click
 
+from cleanops.cli import output
+from cleanops.cli.output import echo_json
+
 CLEANUP_TYPES = ("automatic", "manual", "emergency")
 POLICY_KINDS = ("runs", "files", "staged_batches", "quarantine", "archives", "duplicates", "event_logs")
 POLICY_OPTIONS = {"roots": "--root", "patterns": "--pattern", "retention_days": "--retention-days",
@@ -75,24 +78,6 @@ def _engine():
     migrate.migrate(engine)
     policies.seed(engine)
     return engine
-
-
-def _print_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 @click.group(invoke_without_command=True)
@@ -172,7 +157,7 @@ def _cleanup(*, dry_run, cleanup_type, yes, as_json, data_types, skip_backups, b
     except CleanupError as error:
         raise click.ClickException(str(error))
     if as_json:
-        _print_json(result.to_dict())
+        echo_json(result.to_dict())
     else:
         _print_result(result)
     if result.failed:
@@ -213,9 +198,7 @@ class _progress:
 
 
 def _print_result(result) -> None:
-    from rich.table import Table
-
-    console = _console()
+    console = output.console()
     opts = result.options
     head = f"cleanup {result.cleanup_id} ({opts.cleanup_type}{', dry run' if opts.dry_run else ''})"
     if result.interrupted:
@@ -223,7 +206,7 @@ def _print_result(result) -> None:
     for refusal in result.refused:
         console.print(f"[red]policy {refusal['data_type']} refused, nothing of it scanned:[/red] {refusal['reason']}")
     if opts.dry_run:
-        table = Table("data type", "kind", "object", "size", "reason", title=head)
+        table = output.table("data type", "kind", "object", "size", "reason", title=head)
         for c in result.candidates:
             table.add_row(c["data_type"], c["kind"], c["object"], str(c["size"]), c["reason"])
         console.print(table)
@@ -255,21 +238,19 @@ def _print_result(result) -> None:
 def _show_config(as_json: bool) -> None:
     from dataclasses import asdict
 
-    from rich.table import Table
-
     from cleanops.cleanup import policies
 
     rows = policies.load(_engine())
     if as_json:
-        return _print_json([asdict(p) for p in rows])
-    table = Table("data type", "days", "enabled", "kind", "covers", "keep last", "purpose", title="retention policies")
+        return echo_json([asdict(p) for p in rows])
+    table = output.table("data type", "days", "enabled", "kind", "covers", "keep last", "purpose", title="retention policies")
     for p in rows:
         covers = _listed(p.statuses) or _listed(p.roots)
         if p.patterns:
             covers += f" [{_listed(p.patterns)}]"
         table.add_row(p.data_type, f"{p.retention_days:g}", "yes" if p.enabled else "no", p.kind, covers,
                       str(p.keep_last), p.purpose)
-    _console().print(table)
+    output.console().print(table)
 
 
 def _listed(values) -> str:
@@ -282,10 +263,10 @@ def _show_stats(as_json: bool) -> None:
 
     data = audit.stats(_engine())
     if as_json:
-        return _print_json(data)
-    console = _console()
+        return echo_json(data)
+    console = output.console()
     console.print(f"cleanups {data['cleanups']}: objects deleted {data['objects_deleted']} "
-                  f"(runs {data['runs_deleted']}), files {_size(data['file_bytes'])}, "
+                  f"(runs {data['runs_deleted']}), files {output.size(data['file_bytes'])}, "
                   f"failed actions {data['failed_actions']}")
     for row in data["by_data_type"]:
         console.print(f"  {row['data_type']}: {row['deleted']} deleted")
@@ -300,8 +281,6 @@ def _show_stats(as_json: bool) -> None:
 @click.pass_context
 def history(ctx, cleanup_id, limit):
     """Recent cleanups, or every audited action of one cleanup."""
-    from rich.table import Table
-
     from cleanops.cleanup import audit
 
     engine = _engine()
@@ -309,21 +288,21 @@ def history(ctx, cleanup_id, limit):
     if cleanup_id:
         actions = audit.actions_of(engine, cleanup_id)
         if as_json:
-            return _print_json(actions)
-        table = Table("data type", "object", "action", "status", "size", "reason / error", title=cleanup_id)
+            return echo_json(actions)
+        table = output.table("data type", "object", "action", "status", "size", "reason / error", title=cleanup_id)
         for a in actions[: limit if limit else None]:
             table.add_row(a["data_type"], a["object"], a["action"], a["status"], str(a["size_bytes"]),
                           a["error"] or a["reason"] or "")
-        _console().print(table)
+        output.console().print(table)
         return
     rows = audit.history(engine, limit)
     if as_json:
-        return _print_json(rows)
-    table = Table("cleanup id", "type", "dry run", "status", "started", "by", "metrics", title="cleanup history")
+        return echo_json(rows)
+    table = output.table("cleanup id", "type", "dry run", "status", "started", "by", "metrics", title="cleanup history")
     for r in rows:
         table.add_row(r["cleanup_id"], r["cleanup_type"], "yes" if r["dry_run"] else "no", r["status"],
                       str(r["started_at"]), r["started_by"], json.dumps(r["metrics"] or {}))
-    _console().print(table)
+    output.console().print(table)
 
 
 @cleanup.command()
@@ -339,7 +318,7 @@ def restore(ctx, cleanup_id):
     except CleanupError as error:
         raise click.ClickException(str(error))
     if ctx.obj["as_json"]:
-        _print_json(report.to_dict())
+        echo_json(report.to_dict())
     else:
         click.echo(f"restored {report.files_restored} files ({report.files_skipped} skipped: a file exists at "
                    f"the path) and rows {report.rows_restored or 'none'}")
@@ -395,6 +374,6 @@ def policy_set(ctx, data_type, retention_days, enabled, kind, roots, patterns, s
         option = POLICY_OPTIONS.get(error.field or "")
         raise click.ClickException(f"{option}: {error}" if option else str(error))
     if ctx.obj["as_json"]:
-        _print_json(asdict(updated))
+        echo_json(asdict(updated))
     else:
         click.echo(f"{data_type}: {updated.retention_days:g} days, {'enabled' if updated.enabled else 'disabled'}")

@@ -27,11 +27,11 @@ def console():
     return Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
-def table(*columns: str, title: str | None = None):
-    """An empty rich table with these column headers, titled on the left."""
+def table(*columns, title: str | None = None):
+    """An empty rich table with these column headers (text or rich Columns), titled on the left."""
     from rich.table import Table
 
-    return Table(*columns, title=title, title_justify="left" if title else "center")
+    return Table(*columns, title=title, title_justify="left")
 
 
 def show(*renderables) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import click
+
+from cleanops.cli.output import echo_json
 
 
 def _pipeline(pipeline_id: str):
@@ -82,15 +83,14 @@ def report(pipeline_id: str, as_json: bool, trend: int) -> None:
     pipeline = _pipeline(pipeline_id)
     entries = history.report(WarehouseResource().engine_for(pipeline.spec), pipeline_id, trend)
     if as_json:
-        click.echo(json.dumps({"pipeline_id": pipeline_id, "rules": entries}, indent=2, default=str))
+        echo_json({"pipeline_id": pipeline_id, "rules": entries})
         return
     if not entries:
         click.echo(f"no quality results for {pipeline_id} yet: run the pipeline or `cleanops quality check`")
         return
-    from rich.console import Console
-    from rich.table import Table
+    from cleanops.cli import output
 
-    table = Table(title=f"quality of {pipeline_id}")
+    table = output.table(title=f"quality of {pipeline_id}")
     for column in ("asset", "rule", "engine", "severity", "latest", "unexpected", "observed", "trend", "pass rate",
                    "checked at"):
         table.add_column(column, overflow="fold")
@@ -101,4 +101,4 @@ def report(pipeline_id: str, as_json: bool, trend: int) -> None:
                       "pass" if latest["success"] else "FAIL", str(latest["unexpected_count"] or 0),
                       "-" if latest["observed_value"] is None else str(latest["observed_value"])[:24], _trend(entry["trend"]), f"{entry['pass_rate']:.0%}",
                       latest["checked_at"][:19])
-    Console(width=160).print(table)
+    output.show(table)

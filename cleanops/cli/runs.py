@@ -82,10 +82,9 @@ def _step_counts(step: dict) -> list[tuple[str, object]]:
 
 
 def print_table(log: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from cleanops.cli import output
 
-    console = Console()
+    console = output.console()
     m = log["metrics"]
     console.print(f"[bold]{log['pipeline_id']}[/bold] run {log['execution_id']}: [bold]{log['status']}[/bold]",
                   soft_wrap=True)
@@ -94,7 +93,7 @@ def print_table(log: dict) -> None:
                   f"failed {m['records_failed']}; {m['data_volume_mb']} MB; peak memory {m['memory_usage_peak_mb']} MB",
                   soft_wrap=True)
     with_source = any("source" in step for step in log["steps"])
-    steps = Table("step", *(["source"] if with_source else []), "started", "completed", "busy s", "records",
+    steps = output.table("step", *(["source"] if with_source else []), "started", "completed", "busy s", "records",
                   title="steps")
     for step in log["steps"]:
         counts = "\n".join(f"{name} {value}" for name, value in _step_counts(step))
@@ -102,7 +101,7 @@ def print_table(log: dict) -> None:
                       _clock(step["completed_at"]), str(step.get("duration_seconds", "")), counts)
     console.print(steps)
     if log["errors"]:
-        errors = Table("error_code", "count", "example", title="rejected rows by error code")
+        errors = output.table("error_code", "count", "example", title="rejected rows by error code")
         for error in log["errors"]:
             errors.add_row(error["error_code"], str(error["count"]), error["message"])
         console.print(errors)

@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
-import json
 
 import click
+
+from cleanops.cli.output import echo_json
 
 
 def human_duration(seconds: float | None) -> str:
@@ -38,10 +39,11 @@ def _overview() -> dict:
 
 
 def print_overview(data: dict) -> None:
-    from rich.console import Console
-    from rich.table import Column, Table
+    from rich.table import Column
 
-    console = Console()
+    from cleanops.cli import output
+
+    console = output.console()
     c, p = data["counts"], data["performance"]
     hours = data["window_seconds"] / 3600
     console.print(f"[bold]CleanOps status[/bold] at {short_time(data['timestamp'])}", soft_wrap=True)
@@ -52,8 +54,8 @@ def print_overview(data: dict) -> None:
                   f"average {human_duration(p['avg_execution_time_seconds'])}, "
                   f"data processed {p['data_processed_mb']:,.3f} MB ({p['records_processed']:,} records)",
                   soft_wrap=True)
-    table = Table(Column("pipeline", no_wrap=True), "status", "duration", "last run", "next run", "trigger",
-                  title="recent executions", title_justify="left")
+    table = output.table(Column("pipeline", no_wrap=True), "status", "duration", "last run", "next run", "trigger",
+                         title="recent executions")
     for line in data["recent_executions"]:
         status = (line["status"] or "never run") + (" (overdue)" if line["overdue"] else "")
         table.add_row(line["pipeline_id"], status, human_duration(line["duration_seconds"]),
@@ -65,7 +67,7 @@ def print_overview(data: dict) -> None:
         return
     shown = [key for key in ("alert_id", "id", "rule", "pipeline_id", "severity", "status", "last_seen")
              if key in alerts[0]]
-    table = Table(*shown, title=f"active alerts ({len(alerts)})", title_justify="left")
+    table = output.table(*shown, title=f"active alerts ({len(alerts)})")
     for alert in alerts:
         table.add_row(*(str(alert.get(key, "")) for key in shown))
     console.print(table)
@@ -77,6 +79,6 @@ def status(as_json: bool) -> None:
     """Running, queued, scheduled, failed and completed runs; each pipeline's last and next run; alerts."""
     data = _overview()
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        echo_json(data)
     else:
         print_overview(data)
