@@ -96,5 +96,15 @@ def default() -> WarehouseResource:
         return _default
 
 
+def location_resources() -> dict[str, WarehouseResource]:
+    """The resources every CleanOps definition needs, as one shared object.
+
+    The CleanOps location binds them (`defs/resources.py`) and so does each pipeline component,
+    so a component also runs in a dg project of its own; Dagster merges the two bindings
+    because they are the same object.
+    """
+    return {RESOURCE_KEY: default()}
+
+
 def engine_for_pipeline(spec: PipelineSpec, warehouse: WarehouseResource | None = None) -> sa.Engine:
     return (warehouse if warehouse is not None else default()).engine_for(spec)

@@ -115,7 +115,6 @@ def _try_build(pipeline: LoadedPipeline, result: LoadResult | None) -> tuple[dg.
 def build_all(result: LoadResult) -> dg.Definitions:
     """Every pipeline that builds, runnable on its own: with the `warehouse` resource the code
     location binds in `defs/resources.py` (the location itself merges `build_checked`)."""
-    from cleanops.warehouse import RESOURCE_KEY, WarehouseResource
+    from cleanops.warehouse import location_resources
 
-    return dg.Definitions.merge(build_checked(result).definitions,
-                                dg.Definitions(resources={RESOURCE_KEY: WarehouseResource()}))
+    return dg.Definitions.merge(build_checked(result).definitions, dg.Definitions(resources=location_resources()))

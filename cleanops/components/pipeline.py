@@ -102,8 +102,10 @@ class Pipeline(dg.Component):
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         from cleanops.components.declared import build_declared
+        from cleanops.warehouse import location_resources
 
-        return build_declared(self.spec, self.file)
+        return dg.Definitions.merge(build_declared(self.spec, self.file),
+                                    dg.Definitions(resources=location_resources()))
 
 
 class PipelineFilesModel(BaseModel):
@@ -143,6 +145,8 @@ class PipelineFiles(dg.Component):
         from cleanops.components import location
         from cleanops.scheduling.definitions import warn_about_unknown_upstreams
 
+        from cleanops.warehouse import location_resources
+
         built = location.checked_build(self.folder)
         warn_about_unknown_upstreams(built.result)
-        return built.definitions
+        return dg.Definitions.merge(built.definitions, dg.Definitions(resources=location_resources()))

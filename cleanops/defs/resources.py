@@ -6,6 +6,6 @@ import dagster as dg
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    from cleanops.warehouse import RESOURCE_KEY, WarehouseResource
+    from cleanops.warehouse import location_resources
 
-    return dg.Definitions(resources={RESOURCE_KEY: WarehouseResource()})
+    return dg.Definitions(resources=location_resources())

@@ -32,9 +32,11 @@ def run_pipeline(loaded, instance) -> dg.ExecuteInProcessResult:
     """A real run of a pipeline's ingestion assets, tagged as its job's runs are (policy.run_tags)."""
     from cleanops.ingestion.assets import build_source_asset
     from cleanops.scheduling.policy import run_tags
+    from cleanops.warehouse import location_resources
 
     assets = [build_source_asset(loaded, source) for source in loaded.spec.data_sources]
     return dg.materialize(assets, instance=instance, tags=run_tags(loaded.spec), raise_on_error=False,
+                          resources=location_resources(),
                           run_config={"ops": {a.op.name: {"config": {"full_refresh": True}} for a in assets}})
 
 
