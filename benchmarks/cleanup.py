@@ -101,9 +101,9 @@ def settle(engine) -> None:
 def database_benchmark(runs: int, events_per_run: int) -> dict:
     from cleanops.cleanup import policies, runs as cleanup_runs, service
     from cleanops.cleanup.models import CleanupOptions
-    from cleanops.db import connection
+    from cleanops.warehouse import warehouse_engine
 
-    warehouse = connection.warehouse_engine()
+    warehouse = warehouse_engine()
     instance = cleanup_runs.dagster_instance()
     engine = cleanup_runs.instance_engine()
     template = template_run(instance)
@@ -169,9 +169,9 @@ def make_tree(root: Path, count: int) -> None:
 def cleanops_files(root: Path, archive: bool, batch_size: int = 1000) -> tuple[float, dict]:
     from cleanops.cleanup import policies, service
     from cleanops.cleanup.models import CleanupOptions
-    from cleanops.db import connection
+    from cleanops.warehouse import warehouse_engine
 
-    warehouse = connection.warehouse_engine()
+    warehouse = warehouse_engine()
     os.environ["CLEANOPS_CLEANUP_ROOTS"] = str(root.parent)  # the benchmark's folders, under its private home
     data_type = f"bench_files_{os.getpid()}_{int(time.time() * 1000)}"
     policies.save(warehouse, policies.Policy(data_type, 30, "files", roots=[str(root)], patterns=["*.log"]), "bench")

@@ -29,13 +29,14 @@ def private_home(prefix: str = "cleanops-bench-"):
     os.environ["CLEANOPS_PIPELINES_DIR"] = str(base / "pipelines")
     (base / "pipelines").mkdir()
     from cleanops.db import connection, embedded, migrate
+    from cleanops.warehouse import warehouse_engine
 
     target = connection.apply_environment()
-    migrate.migrate(connection.warehouse_engine())
+    migrate.migrate(warehouse_engine())
     try:
         yield base, target
     finally:
-        connection.warehouse_engine().dispose()
+        warehouse_engine().dispose()
         if target.embedded:
             embedded.stop(embedded.plan_layout(base))
         shutil.rmtree(base, ignore_errors=True)

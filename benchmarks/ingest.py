@@ -117,9 +117,9 @@ def child_copy(csv_path: str, table: str, typed: str = "") -> dict:
     """A bare COPY of the file: into text columns (the floor for any loader), or, for a file
     holding only the valid rows, into the typed columns CleanOps stages (the floor for typed
     staging: PostgreSQL's own parsing of integers and timestamps)."""
-    from cleanops.db import connection
+    from cleanops.warehouse import warehouse_engine
 
-    engine = connection.warehouse_engine()
+    engine = warehouse_engine()
     raw = engine.raw_connection()
     pg = raw.driver_connection
     kinds = ("bigint", "text", "timestamptz", "timestamptz", "text", "text") if typed else ("text",) * 6

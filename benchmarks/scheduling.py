@@ -148,9 +148,10 @@ def main() -> None:
     import dagster as dg
 
     from cleanops.db import connection, embedded, migrate
+    from cleanops.warehouse import warehouse_engine
 
     connection.apply_environment()
-    migrate.migrate(connection.warehouse_engine())
+    migrate.migrate(warehouse_engine())
     write_pipelines(pipelines)
     daemon = start_daemon(pipelines, home / "daemon.log")
     instance = dg.DagsterInstance.get()
@@ -164,7 +165,7 @@ def main() -> None:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=60)
         instance.dispose()
-        connection.warehouse_engine().dispose()
+        warehouse_engine().dispose()
         embedded.stop(embedded.plan_layout(home))
 
     print(f"file landing → run, {FILES} files of {ROWS_PER_FILE} rows landed {GAP_SECONDS:.0f} s apart, "

@@ -61,9 +61,10 @@ def setup(workdir: Path, rows: int):
     shutil.copytree(ROOT / "cleanops_dbt", workdir / "cleanops_dbt",
                     ignore=shutil.ignore_patterns("target", "logs", "generated"))
     from cleanops.db import connection, migrate
+    from cleanops.warehouse import warehouse_engine
 
     connection.apply_environment()
-    engine = connection.warehouse_engine()
+    engine = warehouse_engine()
     migrate.migrate(engine)
     started = time.perf_counter()
     with engine.begin() as conn:

@@ -9,7 +9,7 @@ out of the box.
 Dagster gives each run (or sensor tick) its own instance and disposes its engines when the run
 ends. The CLI and other non-Dagster callers construct one and pass it to the same functions;
 `default()` is the one a process shares when nothing passes one (migrations at `cleanops db
-start`, `connection.warehouse_engine()`).
+start`, `warehouse_engine()`).
 """
 
 from __future__ import annotations
@@ -94,6 +94,13 @@ def default() -> WarehouseResource:
         if _default is None:
             _default = WarehouseResource()
         return _default
+
+
+def warehouse_engine() -> sa.Engine:
+    """The process's pooled engine on the warehouse, for callers outside Dagster (migrations at
+    `cleanops db start`, the CLI, tests); the server is started on first use. Dagster code takes
+    a `WarehouseResource` instead, and this is that class's shared instance."""
+    return default().engine()
 
 
 def location_resources() -> dict[str, WarehouseResource]:

@@ -22,6 +22,7 @@ import yaml
 from hypothesis import HealthCheck, settings
 
 from cleanops.db import connection, embedded, migrate
+from cleanops.warehouse import warehouse_engine
 
 # Property-based tests: a bounded profile for `make test`, a long one for `make fuzz`.
 settings.register_profile("ci", max_examples=150, deadline=None, print_blob=True,
@@ -99,11 +100,11 @@ def cleanops_database(tmp_path_factory):
     target = None
     try:  # a set-up that fails half-way (a broken migration) must not leave a server behind
         target = connection.apply_environment()
-        migrate.migrate(connection.warehouse_engine())
+        migrate.migrate(warehouse_engine())
         yield target
     finally:
         _stop_code_servers(home)
-        connection.warehouse_engine().dispose()
+        warehouse_engine().dispose()
         if SERVER_TARGET and target is not None:
             _drop_databases(connection.render(target.server_url.set(database="postgres")), created)
         elif not SERVER_TARGET:
@@ -117,7 +118,7 @@ def cleanops_database(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def warehouse(cleanops_database) -> sa.Engine:
-    return connection.warehouse_engine()
+    return warehouse_engine()
 
 
 @pytest.fixture(scope="session")

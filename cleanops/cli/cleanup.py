@@ -72,9 +72,10 @@ def _database_url(host, port, name, user, password, url) -> str | None:
 def _engine():
     from cleanops.cleanup import policies
     from cleanops.db import connection, migrate
+    from cleanops.warehouse import warehouse_engine
 
     connection.apply_environment()
-    engine = connection.warehouse_engine()
+    engine = warehouse_engine()
     migrate.migrate(engine)
     policies.seed(engine)
     return engine

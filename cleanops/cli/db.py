@@ -6,6 +6,7 @@ import click
 
 from cleanops import settings
 from cleanops.db import connection, dotenv, embedded, migrate
+from cleanops.warehouse import warehouse_engine
 
 
 @click.group()
@@ -25,7 +26,7 @@ def start() -> None:
         if layout.note:
             click.echo(layout.note, err=True)
     target = connection.ensure_database()
-    applied = migrate.migrate(connection.warehouse_engine())
+    applied = migrate.migrate(warehouse_engine())
     dotenv.write_dotenv(target)
     where = "embedded server" if target.embedded else "server from CLEANOPS_DATABASE_URL"
     click.echo(f"PostgreSQL ready ({where}); warehouse {target.warehouse_database}, "

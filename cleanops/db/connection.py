@@ -116,15 +116,6 @@ def _create_missing_databases(target: DatabaseTarget) -> None:
         engine.dispose()
 
 
-def warehouse_engine() -> sa.Engine:
-    """The process's pooled engine on the warehouse, for callers outside Dagster (migrations at
-    `cleanops db start`, tests); the server is started on first use. Dagster code takes a
-    `WarehouseResource` instead, and this is that class's shared instance."""
-    from cleanops import warehouse
-
-    return warehouse.default().engine()
-
-
 def export_environment(target: DatabaseTarget) -> dict[str, str]:
     """Variables that dagster.yaml, dbt's profile and subprocesses read."""
     paths = settings.paths()

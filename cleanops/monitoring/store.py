@@ -11,9 +11,10 @@ from cleanops.monitoring.snapshot import MetricsSnapshot
 
 def warehouse() -> sa.Engine:
     """The warehouse, migrated: every query of this package goes through this one engine."""
-    from cleanops.db import connection, migrate
+    import cleanops.warehouse
+    from cleanops.db import migrate
 
-    engine = connection.warehouse_engine()
+    engine = cleanops.warehouse.warehouse_engine()
     migrate.migrate(engine)
     return engine
 

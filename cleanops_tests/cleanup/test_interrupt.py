@@ -18,8 +18,8 @@ CHILD = """
 import sys
 from cleanops.cleanup import service
 from cleanops.cleanup.models import CleanupOptions
-from cleanops.db import connection
-result = service.run_cleanup(connection.warehouse_engine(), CleanupOptions(
+from cleanops.warehouse import warehouse_engine
+result = service.run_cleanup(warehouse_engine(), CleanupOptions(
     data_types=[sys.argv[1]], dry_run=False, batch_size=5, rate_limit=40))
 print(result.status)
 """

@@ -70,12 +70,13 @@ def test_a_bad_interval_names_the_variable_and_loading_falls_back(monkeypatch, v
 def test_building_the_definitions_touches_no_database_and_measures_nothing(monkeypatch):
     import psutil
 
+    import cleanops.warehouse
     from cleanops.db import connection
 
     def refuse(*args, **kwargs):
         raise AssertionError("I/O while loading the definitions")
 
-    monkeypatch.setattr(connection, "warehouse_engine", refuse)
+    monkeypatch.setattr(cleanops.warehouse, "warehouse_engine", refuse)
     monkeypatch.setattr(connection, "ensure_database", refuse)
     monkeypatch.setattr(psutil, "cpu_percent", refuse)
     monkeypatch.setattr(psutil, "disk_usage", refuse)

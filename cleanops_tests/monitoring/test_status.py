@@ -108,6 +108,6 @@ def test_status_as_a_user_runs_it(cleanops_database, pipelines_dir, make_pipelin
 
 
 def active_alerts_now():
-    from cleanops.db import connection
+    from cleanops.warehouse import warehouse_engine
 
-    return active_alerts(connection.warehouse_engine())
+    return active_alerts(warehouse_engine())
