@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     emergency_factor: str | None = None
     user: str | None = None
     metrics_interval_minutes: str | None = None
+    notify_smtp_url: str | None = None
+    notify_default_to: str | None = None
+    notify_webhook_url: str | None = None
+    notify_attempts: str | None = None
+    notify_backoff_seconds: str | None = None
+    alert_disabled_rules: str | None = None
+    ui_url: str | None = None
+    alert_slow_run_factor: str | None = None
+    alert_slow_run_min_seconds: str | None = None
+    alert_rejected_share: str | None = None
+    alert_disk_percent: str | None = None
+    alert_memory_percent: str | None = None
 
     @staticmethod
     def _path(raw: str | None, default: Path) -> Path:
@@ -230,8 +242,13 @@ def metrics_interval_minutes() -> int:
     return minutes
 
 
+def _raw(name: str) -> str:
+    """The text of CLEANOPS_<FIELD> as the settings read it ("" when unset)."""
+    return getattr(current(), name.removeprefix(PREFIX).lower()) or ""
+
+
 def _env_list(name: str) -> list[str]:
-    value = os.environ.get(name, "")
+    value = _raw(name)
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
@@ -240,7 +257,7 @@ def notify_smtp_url() -> str | None:
     `smtp://user:password@mail.example.com:587?from=cleanops@example.com` (`smtps://` for
     TLS from the start, `starttls` is used on `smtp://` when the server offers it). Unset:
     e-mail recipients are recorded as failed notifications ("no SMTP server configured")."""
-    return os.environ.get("CLEANOPS_NOTIFY_SMTP_URL", "").strip() or None
+    return _raw("CLEANOPS_NOTIFY_SMTP_URL").strip() or None
 
 
 def notify_default_to() -> list[str]:
@@ -251,12 +268,12 @@ def notify_default_to() -> list[str]:
 
 def notify_webhook_url() -> str | None:
     """CLEANOPS_NOTIFY_WEBHOOK_URL: an http(s) URL that receives every alert as a JSON POST."""
-    return os.environ.get("CLEANOPS_NOTIFY_WEBHOOK_URL", "").strip() or None
+    return _raw("CLEANOPS_NOTIFY_WEBHOOK_URL").strip() or None
 
 
 def notify_attempts() -> int:
     """CLEANOPS_NOTIFY_ATTEMPTS: tries per message and target (default 3, 1-10)."""
-    value = os.environ.get("CLEANOPS_NOTIFY_ATTEMPTS", "").strip() or "3"
+    value = _raw("CLEANOPS_NOTIFY_ATTEMPTS").strip() or "3"
     attempts = int(value) if value.isascii() and value.isdigit() else -1
     if not 1 <= attempts <= 10:
         raise ValueError(f"CLEANOPS_NOTIFY_ATTEMPTS={value!r}: expected 1-10")
@@ -266,7 +283,7 @@ def notify_attempts() -> int:
 def notify_backoff_seconds() -> float:
     """CLEANOPS_NOTIFY_BACKOFF_SECONDS: wait before the second try, doubled before each next
     one (default 2; 0-60)."""
-    value = os.environ.get("CLEANOPS_NOTIFY_BACKOFF_SECONDS", "").strip() or "2"
+    value = _raw("CLEANOPS_NOTIFY_BACKOFF_SECONDS").strip() or "2"
     try:
         seconds = float(value)
     except ValueError:
@@ -286,11 +303,11 @@ def alert_disabled_rules() -> set[str]:
 def ui_url() -> str:
     """CLEANOPS_UI_URL: where people open the Dagster UI, for the links in alert messages
     (default http://localhost:3000, what `cleanops dev` serves)."""
-    return (os.environ.get("CLEANOPS_UI_URL", "").strip() or "http://localhost:3000").rstrip("/")
+    return (_raw("CLEANOPS_UI_URL").strip() or "http://localhost:3000").rstrip("/")
 
 
 def _env_float(name: str, default: float, low: float, high: float) -> float:
-    value = os.environ.get(name, "").strip() or str(default)
+    value = _raw(name).strip() or str(default)
     try:
         number = float(value)
     except ValueError:
