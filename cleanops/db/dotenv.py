@@ -25,12 +25,16 @@ END = "# <<< end of what `cleanops db start` writes"
 UNSAFE_CHARACTERS = set('"\\$}`\n\r')
 
 
+# Variables made from the server's URL, which carries its password when it has one.
+CARRY_THE_PASSWORD = {"CLEANOPS_INSTANCE_URL", "CLEANOPS_WAREHOUSE_URL", "CLEANOPS_PG_PASSWORD"}
+
+
 def dotenv_lines(target: DatabaseTarget) -> list[str]:
     """One line per exported variable that is safe to keep in a file."""
     password = str(target.libpq_params()["password"])
     lines = []
     for name, value in export_environment(target).items():
-        if password and password in value:
+        if password and (name in CARRY_THE_PASSWORD or password in value):
             lines.append(f"# {name}: not written (it carries the server's password); "
                          "run eval \"$(cleanops env)\"")
         elif UNSAFE_CHARACTERS.isdisjoint(value):

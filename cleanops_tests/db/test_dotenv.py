@@ -2,7 +2,10 @@
 
 import subprocess
 import sys
+from urllib.parse import quote, quote_plus
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from cleanops.db.connection import DatabaseTarget, export_environment
@@ -48,3 +51,46 @@ def test_a_users_own_lines_are_kept_and_the_block_is_replaced_not_repeated(tmp_p
     text = (tmp_path / ".env").read_text()
     assert text.startswith("CLEANOPS_CONN_CRM=postgresql://crm/x\n# mine\n")
     assert text.count(BEGIN) == 1 and "h2" in text and "h1" not in text
+
+
+def _read_back(folder) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {key: value for key, value in dotenv_values(folder / ".env").items() if value is not None}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(folder_name=st.text(min_size=1, max_size=40).filter(lambda t: "\x00" not in t and "/" not in t
+                                                          and "Z" not in t and t not in (".", "..")),
+       password=st.one_of(st.just(""), st.text(max_size=20).filter(lambda t: "\x00" not in t).map(lambda t: "Zq9" + t)))
+def test_properties_any_home_and_password_read_back_exactly_or_are_left_out(tmp_path, monkeypatch, folder_name,
+                                                                            password):
+    """Whatever the home folder's name and the password hold: writing never raises, a line that
+    is written reads back (as Dagster reads it, environment unset) to exactly the exported value,
+    and the password is never in the file."""
+    home = tmp_path / folder_name
+    monkeypatch.setenv("CLEANOPS_HOME", str(home))
+    for name in ("CLEANOPS_INSTANCE_URL", "CLEANOPS_WAREHOUSE_URL", "CLEANOPS_PG_HOST", "DAGSTER_HOME",
+                 "CLEANOPS_DAGSTER_STORAGE", "CLEANOPS_COMPUTE_LOGS", "CLEANOPS_PG_PORT", "CLEANOPS_PG_USER",
+                 "CLEANOPS_PG_PASSWORD", "CLEANOPS_PG_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    target = DatabaseTarget(make_url("postgresql://alice@db.example:5433/wh").set(password=password or None),
+                            "wh", "wh_dagster", embedded=False)
+    write_dotenv(target, tmp_path)
+    text = (tmp_path / ".env").read_text()
+    if password:
+        for form in (password, quote(password, safe=""), quote_plus(password)):
+            assert form not in text
+    expected = export_environment(target)
+    for name, value in _read_back(tmp_path).items():
+        assert value == expected[name], name
+
+
+def test_a_password_that_urls_escape_is_left_out_in_every_spelling(tmp_path):
+    """A URL carries `p@ss:w/rd` as `p%40ss%3Aw%2Frd`: the escaped spelling is a leak as well."""
+    password = "p@ss:w/rd"
+    write_dotenv(DatabaseTarget(make_url("postgresql://alice@db.example/wh").set(password=password),
+                                "wh", "wh_dagster", embedded=False), tmp_path)
+    text = (tmp_path / ".env").read_text()
+    assert all(form not in text for form in (password, quote(password, safe=""), "p%40ss"))
+    assert "CLEANOPS_WAREHOUSE_URL: not written" in text
