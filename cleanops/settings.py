@@ -20,6 +20,7 @@ message naming the variable.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,21 @@ class Settings(BaseSettings):
 
 
 def current() -> Settings:
-    """The settings as the environment holds them now."""
+    """The settings as the environment holds them now.
+
+    Building `Settings` costs milliseconds, and hot paths (a file of a cleanup, a batch of a
+    load) ask for them: it is rebuilt only when a CleanOps variable has changed.
+    """
+    return _settings_for(_own_environment())
+
+
+def _own_environment() -> tuple[tuple[str, str], ...]:
+    """CleanOps' variables as set now (any case, as pydantic-settings matches them)."""
+    return tuple(sorted((name, value) for name, value in os.environ.items() if name.upper().startswith(PREFIX)))
+
+
+@functools.lru_cache(maxsize=16)
+def _settings_for(environment: tuple[tuple[str, str], ...]) -> Settings:
     return Settings()
 
 
